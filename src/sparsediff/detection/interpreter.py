@@ -1,0 +1,151 @@
+"""The detection interpreter: walks a jaxpr, propagating :class:`Val`.
+
+For each equation:
+
+1. if every input is a known value (and the equation has no side effects),
+   evaluate it concretely: its outputs are known and depend on nothing;
+2. if no input depends on a tracked input, the outputs depend on nothing;
+3. otherwise apply the rule registered for the primitive
+   (:mod:`sparsediff.detection.registry`), or the sound dense fallback with an
+   :class:`UnknownPrimitiveWarning` (an error in strict mode).
+
+Outputs whose dtype carries no derivative (integers, booleans, keys) always get
+the empty pattern, whatever the rule says: JAX's AD gives them zero tangents.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import compat
+from .deps import Deps, reduce_all, take, union
+from .registry import (
+    DetectionOptions,
+    UnknownPrimitiveWarning,
+    UnsupportedPrimitiveError,
+    current_options,
+    get_rule,
+)
+from .values import Val, is_float_dtype
+
+__all__ = ["Interpreter", "dense_fallback"]
+
+
+def _aval_shape_dtype(aval: Any) -> tuple[tuple[int, ...], Any]:
+    shape = tuple(int(d) for d in getattr(aval, "shape", ()))
+    return shape, getattr(aval, "dtype", None)
+
+
+def dense_fallback(out_avals: Sequence[Any], invals: Sequence[Val]) -> list[Deps | None]:
+    """Sound fallback: every output element depends on everything any input depends on."""
+    merged = union(*[reduce_all(v.deps) for v in invals])
+    outs: list[Deps | None] = []
+    for aval in out_avals:
+        size = int(np.prod(_aval_shape_dtype(aval)[0], dtype=np.int64))
+        outs.append(take(merged, np.zeros(size, dtype=np.int64)))
+    return outs
+
+
+class Interpreter:
+    """Abstract interpreter over ``n`` tracked input elements."""
+
+    def __init__(self, n: int, options: DetectionOptions | None = None):
+        self.n = n
+        self.options = options or current_options()
+        self.unknown_primitives: set[str] = set()
+
+    # -- helpers for rules -------------------------------------------------
+    def val_of_aval(self, aval: Any, deps: Deps | None = None, known: Any = None) -> Val:
+        shape, dtype = _aval_shape_dtype(aval)
+        if not is_float_dtype(dtype):
+            deps = None
+        return Val(shape, dtype, deps, known)
+
+    def eval_closed(self, closed: compat.ClosedJaxpr, invals: Sequence[Val]) -> list[Val]:
+        consts = [self._const_val(c, v.aval) for c, v in zip(closed.consts, closed.jaxpr.constvars)]
+        return self.eval_jaxpr(closed.jaxpr, consts, invals)
+
+    def eval_jaxpr(
+        self, jaxpr: compat.Jaxpr, const_vals: Sequence[Val], invals: Sequence[Val]
+    ) -> list[Val]:
+        env: dict[Any, Val] = {}
+
+        def read(v: Any) -> Val:
+            if isinstance(v, compat.Literal):
+                return self._const_val(compat.literal_value(v), v.aval)
+            return env[v]
+
+        for var, val in zip(jaxpr.constvars, const_vals):
+            env[var] = val
+        for var, val in zip(jaxpr.invars, invals):
+            env[var] = val
+        for eqn in jaxpr.eqns:
+            ins = [read(v) for v in eqn.invars]
+            outs = self.eval_eqn(eqn, ins)
+            for var, val in zip(eqn.outvars, outs):
+                env[var] = val
+        return [read(v) for v in jaxpr.outvars]
+
+    def _const_val(self, value: Any, aval: Any) -> Val:
+        shape, dtype = _aval_shape_dtype(aval)
+        size = int(np.prod(shape, dtype=np.int64))
+        known = value if size <= self.options.known_value_limit else None
+        return Val(shape, dtype, None, known)
+
+    # -- one equation --------------------------------------------------------
+    def eval_eqn(self, eqn: compat.JaxprEqn, invals: Sequence[Val]) -> list[Val]:
+        out_avals = [v.aval for v in eqn.outvars]
+        if all(v.known is not None for v in invals) and not eqn.effects:
+            known = self._try_concrete(eqn, invals, out_avals)
+            if known is not None:
+                return [self.val_of_aval(a, None, k) for a, k in zip(out_avals, known)]
+        if not any(is_float_dtype(getattr(a, "dtype", None)) for a in out_avals):
+            return [self.val_of_aval(a) for a in out_avals]
+        if all(v.deps is None for v in invals):
+            return [self.val_of_aval(a) for a in out_avals]
+        rule = get_rule(eqn.primitive)
+        if rule is None:
+            results: Sequence[Any] = self._fallback(eqn, invals, out_avals)
+        else:
+            results = rule(self, eqn, list(invals))
+        outs = []
+        for aval, res in zip(out_avals, results):
+            if isinstance(res, Val):
+                outs.append(self.val_of_aval(aval, res.deps, res.known))
+            else:
+                outs.append(self.val_of_aval(aval, res))
+        return outs
+
+    def _fallback(self, eqn: compat.JaxprEqn, invals: Sequence[Val], out_avals: list[Any]):
+        name = eqn.primitive.name
+        if self.options.strict:
+            raise UnsupportedPrimitiveError(
+                f"sparsediff has no sparsity rule for primitive {name!r} (strict mode). "
+                "Register one with sparsediff.register_rule, or leave strict mode to use "
+                "the conservative fallback."
+            )
+        if name not in self.unknown_primitives:
+            self.unknown_primitives.add(name)
+            warnings.warn(
+                f"sparsediff has no sparsity rule for primitive {name!r}; assuming every output "
+                "element depends on every input element of it (sound but conservative).",
+                UnknownPrimitiveWarning,
+                stacklevel=2,
+            )
+        return dense_fallback(out_avals, invals)
+
+    def _try_concrete(self, eqn: compat.JaxprEqn, invals: Sequence[Val], out_avals: list[Any]):
+        limit = self.options.known_value_limit
+        total = sum(int(np.prod(_aval_shape_dtype(a)[0], dtype=np.int64)) for a in out_avals)
+        if total > limit:
+            return None
+        try:
+            with compat.eqn_context(eqn):
+                res = compat.bind_eqn(eqn, *[v.known for v in invals])
+        except Exception:  # noqa: BLE001 - any failure just means "not known"
+            return None
+        return list(res) if eqn.primitive.multiple_results else [res]

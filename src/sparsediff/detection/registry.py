@@ -1,0 +1,121 @@
+"""The rule table of sparsity detection and the detector's settings.
+
+One table, ``RULES: dict[Primitive, Rule]``, filled by the family registrars in
+:mod:`sparsediff.detection.rules`. Third parties add rules with
+:func:`register_rule`. The interpreter looks rules up here and never names a
+primitive itself.
+
+A rule is called as ``rule(ctx, eqn, invals)`` where ``invals`` are the
+:class:`~sparsediff.detection.values.Val` of the equation's inputs, and returns
+one entry per output: a :class:`~sparsediff.detection.deps.Deps`, ``None``
+(empty pattern), or a full ``Val`` (to pass on a known value as well).
+
+Detector options live here, never as keywords of ``jacobian_sparsity`` (whose
+``**kwargs`` belong to the user's function): use :func:`detection_options` as
+a context manager, or :func:`set_detection_options` to change the defaults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from jax.extend.core import Primitive
+
+__all__ = [
+    "RULES",
+    "Rule",
+    "register_rule",
+    "get_rule",
+    "DetectionOptions",
+    "detection_options",
+    "set_detection_options",
+    "current_options",
+    "UnknownPrimitiveWarning",
+    "UnsupportedPrimitiveError",
+]
+
+Rule = Callable[..., Any]
+
+RULES: dict[Primitive, Rule] = {}
+
+
+class UnknownPrimitiveWarning(UserWarning):
+    """Detection met a primitive without a rule and used the sound dense fallback."""
+
+
+class UnsupportedPrimitiveError(NotImplementedError):
+    """Raised in strict mode instead of falling back for a primitive without a rule."""
+
+
+def register_rule(primitive: Primitive, rule: Rule | None = None, *, overwrite: bool = True):
+    """Register ``rule`` for ``primitive``; usable as a decorator.
+
+    >>> from sparsediff.detection.registry import register_rule  # doctest: +SKIP
+    >>> @register_rule(my_primitive)  # doctest: +SKIP
+    ... def my_rule(ctx, eqn, invals): ...
+    """
+
+    def _set(r: Rule) -> Rule:
+        if not overwrite and primitive in RULES:
+            raise ValueError(f"a sparsity rule for primitive {primitive.name!r} exists already")
+        RULES[primitive] = r
+        return r
+
+    if rule is None:
+        return _set
+    return _set(rule)
+
+
+def get_rule(primitive: Primitive) -> Rule | None:
+    return RULES.get(primitive)
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionOptions:
+    """Settings of the detector.
+
+    Attributes:
+        strict: raise :class:`UnsupportedPrimitiveError` for a primitive without
+            a rule instead of warning and using the dense fallback.
+        known_value_limit: largest number of elements of a value that detection
+            computes concretely (values independent of the differentiated
+            inputs: constants, indices, masks). Larger values are treated as
+            unknown, which is sound but may be less exact.
+    """
+
+    strict: bool = False
+    known_value_limit: int = 10_000_000
+
+
+_state = threading.local()
+_defaults = [DetectionOptions()]
+
+
+def current_options() -> DetectionOptions:
+    stack = getattr(_state, "stack", None)
+    return stack[-1] if stack else _defaults[0]
+
+
+def set_detection_options(**changes: Any) -> DetectionOptions:
+    """Change the process-wide default options; returns the previous ones."""
+    old = _defaults[0]
+    _defaults[0] = dataclasses.replace(old, **changes)
+    return old
+
+
+@contextlib.contextmanager
+def detection_options(**changes: Any) -> Iterator[DetectionOptions]:
+    """Temporarily change detector options, e.g. ``with detection_options(strict=True):``."""
+    new = dataclasses.replace(current_options(), **changes)
+    stack = getattr(_state, "stack", None)
+    if stack is None:
+        stack = _state.stack = []
+    stack.append(new)
+    try:
+        yield new
+    finally:
+        stack.pop()

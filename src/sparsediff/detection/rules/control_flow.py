@@ -1,0 +1,236 @@
+"""Calls, custom derivative rules and control flow.
+
+- ``jit``/``pjit``, ``closed_call``, ``remat``: recurse into the inner jaxpr.
+- ``custom_jvp_call``: the pattern is that of the *JVP rule* (what JAX's AD
+  computes), found by tracing ``jax.jvp`` of the bound equation and detecting
+  the output tangents' dependence on the input tangents, with the primal inputs
+  treated as unknown values. A straight-through estimator gets the identity.
+- ``custom_vjp_call``: the pattern of the *backward rule*: trace ``jax.vjp`` of
+  the bound equation, detect the input cotangents' dependence on the output
+  cotangents (``Jᵀ``), and compose its transpose with the input patterns.
+- ``cond``: the branch a known index selects, else the union of the branches.
+- ``while`` and ``scan``: a fixed point over the carries (sound for any trip
+  count). Rows that do not settle within a bounded number of rounds are
+  widened to everything the loop can reach, which is closed under the body.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax.extend.core import primitives as P
+
+from ..deps import Deps, aggregate, reduce_axes, reduce_all, take, union
+from ..registry import register_rule
+from ..values import Val, is_float_dtype
+
+__all__ = ["register", "FIXED_POINT_ROUNDS"]
+
+#: rounds of fixed-point iteration before widening loop carries
+FIXED_POINT_ROUNDS = 64
+
+
+def _unknown(v: Val, deps=None) -> Val:
+    return Val(v.shape, v.dtype, deps, None)
+
+
+# -- calls ------------------------------------------------------------------
+def pjit_rule(ctx, eqn, invals):
+    return ctx.eval_closed(eqn.params["jaxpr"], invals)
+
+
+def closed_call_rule(ctx, eqn, invals):
+    return ctx.eval_closed(eqn.params["call_jaxpr"], invals)
+
+
+def remat_rule(ctx, eqn, invals):
+    return ctx.eval_jaxpr(eqn.params["jaxpr"], [], invals)
+
+
+# -- custom derivative rules ------------------------------------------------
+def _spec(v: Val):
+    return jax.ShapeDtypeStruct(v.shape, v.dtype)
+
+
+def _tangent_of(v: Val):
+    return jax.ShapeDtypeStruct(v.shape, v.dtype if is_float_dtype(v.dtype) else jax.dtypes.float0)
+
+
+def custom_jvp_rule(ctx, eqn, invals):
+    from .. import compat
+
+    float_in = [i for i, v in enumerate(invals) if is_float_dtype(v.dtype)]
+
+    def jvp_fn(primals, tangents):
+        full_t = []
+        it = iter(tangents)
+        for v in invals:
+            if is_float_dtype(v.dtype):
+                full_t.append(next(it))
+            else:
+                full_t.append(np.zeros(v.shape, dtype=jax.dtypes.float0))
+        outs = lambda *a: compat.bind_eqn(eqn, *a)  # noqa: E731
+        _, t_out = jax.jvp(outs, tuple(primals), tuple(full_t))
+        return t_out
+
+    closed = jax.make_jaxpr(jvp_fn)(
+        [_spec(v) for v in invals], [_spec(invals[i]) for i in float_in]
+    )
+    # primals: values known or unknown, no tracked dependence; tangents: the patterns
+    primal_vals = [Val(v.shape, v.dtype, None, v.known) for v in invals]
+    tangent_vals = [Val(invals[i].shape, invals[i].dtype, invals[i].deps) for i in float_in]
+    outs = ctx.eval_closed(closed, primal_vals + tangent_vals)
+    return [o.deps for o in outs]
+
+
+def custom_vjp_rule(ctx, eqn, invals):
+    from .. import compat
+
+    out_avals = [v.aval for v in eqn.outvars]
+    float_in = [i for i, v in enumerate(invals) if is_float_dtype(v.dtype)]
+    float_out = [j for j, a in enumerate(out_avals) if is_float_dtype(a.dtype)]
+
+    def bwd_fn(primals, cts):
+        f = lambda *a: compat.bind_eqn(eqn, *a)  # noqa: E731
+        out, vjp = jax.vjp(f, *primals)
+        full = []
+        it = iter(cts)
+        for j, o in enumerate(out):
+            full.append(next(it) if j in float_out else np.zeros(o.shape, jax.dtypes.float0))
+        res = vjp(type(out)(full) if isinstance(out, (tuple, list)) else full[0])
+        return [res[i] for i in float_in]
+
+    out_specs = [jax.ShapeDtypeStruct(tuple(a.shape), a.dtype) for a in out_avals]
+    closed = jax.make_jaxpr(bwd_fn)([_spec(v) for v in invals], [out_specs[j] for j in float_out])
+    # Seed every output-cotangent element with its own local index.
+    sizes = [int(np.prod(out_specs[j].shape, dtype=np.int64)) for j in float_out]
+    n_local = int(sum(sizes))
+    offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    primal_vals = [Val(v.shape, v.dtype, None, v.known) for v in invals]
+    ct_vals = [
+        Val(out_specs[j].shape, out_specs[j].dtype, Deps.identity(sizes[k], int(offs[k]), n_local))
+        for k, j in enumerate(float_out)
+    ]
+    sub = type(ctx)(n_local, ctx.options)
+    in_cts = sub.eval_closed(closed, primal_vals + ct_vals)
+    # in_cts[k] rows: elements of input float_in[k]; columns: output elements -> Jᵀ blocks.
+    results: list = [None] * len(out_avals)
+    for k_out, j in enumerate(float_out):
+        parts = []
+        for k_in, i in enumerate(float_in):
+            jt = in_cts[k_in].deps
+            if jt is None or invals[i].deps is None:
+                continue
+            # entries (input elem r, output elem c) with c in this output's block
+            rows = jt.row_ids().astype(np.int64)
+            cols = jt.indices.astype(np.int64)
+            sel = (cols >= offs[k_out]) & (cols < offs[k_out + 1])
+            parts.append(
+                aggregate(invals[i].deps, cols[sel] - offs[k_out], rows[sel], sizes[k_out])
+            )
+        results[j] = union(*parts)
+    return results
+
+
+# -- branches ---------------------------------------------------------------
+def cond_rule(ctx, eqn, invals):
+    branches = eqn.params["branches"]
+    index, ops = invals[0], invals[1:]
+    if index.known is not None:
+        i = int(np.clip(int(np.asarray(index.known).reshape(())), 0, len(branches) - 1))
+        return ctx.eval_closed(branches[i], ops)
+    results = [ctx.eval_closed(b, ops) for b in branches]
+    return [union(*[r[k].deps for r in results]) for k in range(len(eqn.outvars))]
+
+
+# -- loops ------------------------------------------------------------------
+def _same(a: Deps | None, b: Deps | None) -> bool:
+    if a is None or b is None:
+        return (a is None or a.nnz == 0) and (b is None or b.nnz == 0)
+    return a.nnz == b.nnz and np.array_equal(a.indptr, b.indptr) and np.array_equal(
+        a.indices, b.indices
+    )
+
+
+def _fixed_point(ctx, body, carries: list[Val], extra_reach: list[Deps | None]) -> list[Val]:
+    """Iterate ``carry <- carry ∪ body(carry)`` to a fixed point (sound for any trip count).
+
+    ``body(carries) -> new carries``. After ``FIXED_POINT_ROUNDS`` rounds without
+    convergence, every float carry element is widened to the union of all that
+    the loop can reach, which ``body`` cannot grow.
+    """
+    cur = [_unknown(c, c.deps) for c in carries]
+    for _ in range(FIXED_POINT_ROUNDS):
+        new = body(cur)
+        nxt = [_unknown(c, union(c.deps, nv.deps)) for c, nv in zip(cur, new)]
+        if all(_same(a.deps, b.deps) for a, b in zip(cur, nxt)):
+            return nxt
+        cur = nxt
+    everything = union(*[reduce_all(c.deps) for c in cur], *[reduce_all(d) for d in extra_reach])
+    widened = [
+        _unknown(c, take(everything, np.zeros(c.size, dtype=np.int64)) if everything else None)
+        for c in cur
+    ]
+    check = body(widened)
+    for w, nv in zip(widened, check):  # the widening is closed; assert it cheaply
+        if nv.deps is not None and w.deps is None and nv.deps.nnz:
+            raise AssertionError("loop widening is not closed")  # pragma: no cover
+    return widened
+
+
+def while_rule(ctx, eqn, invals):
+    p = eqn.params
+    cn, bn = p["cond_nconsts"], p["body_nconsts"]
+    body_consts = invals[cn : cn + bn]
+    init = invals[cn + bn :]
+
+    def body(carries):
+        return ctx.eval_closed(p["body_jaxpr"], list(body_consts) + list(carries))
+
+    final = _fixed_point(ctx, body, list(init), [c.deps for c in body_consts])
+    return [c.deps for c in final]
+
+
+def scan_rule(ctx, eqn, invals):
+    p = eqn.params
+    nc, nk = p["num_consts"], p["num_carry"]
+    consts = invals[:nc]
+    init = invals[nc : nc + nk]
+    xs = invals[nc + nk :]
+    # every iteration sees some slice of xs: use the union over the scanned axis
+    x_slices = []
+    for x in xs:
+        shape = x.shape[1:]
+        red = reduce_axes(x.deps, x.shape, (0,))
+        x_slices.append(Val(shape, x.dtype, red, None))
+
+    def body(carries):
+        return ctx.eval_closed(p["jaxpr"], list(consts) + list(carries) + x_slices)[:nk]
+
+    final = _fixed_point(ctx, body, list(init), [x.deps for x in x_slices] + [c.deps for c in consts])
+    outs = ctx.eval_closed(p["jaxpr"], list(consts) + final + x_slices)
+    results = [c.deps for c in final]
+    length = p["length"]
+    for y in outs[nk:]:
+        results.append(take(y.deps, np.tile(np.arange(y.size, dtype=np.int64), length)))
+    return results
+
+
+def linear_solve_rule(ctx, eqn, invals):
+    """``custom_linear_solve``: every solution element may depend on everything
+    the matrix and right-hand side depend on (dense within the block)."""
+    from ..interpreter import dense_fallback
+
+    return dense_fallback([v.aval for v in eqn.outvars], invals)
+
+
+def register() -> None:
+    register_rule(P.jit_p, pjit_rule)
+    register_rule(P.closed_call_p, closed_call_rule)
+    register_rule(P.remat_p, remat_rule)
+    register_rule(P.custom_jvp_call_p, custom_jvp_rule)
+    register_rule(P.custom_vjp_call_p, custom_vjp_rule)
+    register_rule(P.cond_p, cond_rule)
+    register_rule(P.while_p, while_rule)
+    register_rule(P.scan_p, scan_rule)
+    register_rule(P.linear_solve_p, linear_solve_rule)

@@ -1,0 +1,48 @@
+"""Abstract values of the detection interpreter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .deps import Deps
+
+__all__ = ["Val", "is_float_dtype"]
+
+
+def is_float_dtype(dtype: Any) -> bool:
+    """Whether values of ``dtype`` carry derivatives (real or complex floating)."""
+    try:
+        return bool(np.issubdtype(np.dtype(dtype), np.inexact))
+    except TypeError:  # extended dtypes: PRNG keys, float0, tokens
+        return False
+
+
+@dataclass(slots=True)
+class Val:
+    """What detection knows about one variable.
+
+    Attributes:
+        shape, dtype: the variable's abstract type.
+        deps: dependency pattern on the tracked inputs (``None``: depends on none).
+        known: its concrete value when it does not depend on any traced input
+            (literals, constants, iota, index arithmetic), else ``None``.
+    """
+
+    shape: tuple[int, ...]
+    dtype: Any
+    deps: Deps | None = None
+    known: Any = None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def is_known(self) -> bool:
+        return self.known is not None
+
+    def known_np(self) -> np.ndarray:
+        return np.asarray(self.known)
