@@ -37,27 +37,48 @@ def eqn_context(eqn: JaxprEqn):
     return manager
 
 
-def extra_primitives() -> dict[str, Any]:
-    """Primitives real programs emit that ``jax.extend.core.primitives`` does not list.
+_PRIMITIVE_MODULES = (
+    "jax._src.lax.lax",
+    "jax._src.lax.slicing",
+    "jax._src.lax.control_flow",
+    "jax._src.lax.windowed_reductions",
+    "jax._src.lax.convolution",
+    "jax._src.lax.linalg",
+    "jax._src.lax.fft",
+    "jax._src.lax.special",
+    "jax._src.lax.parallel",
+    "jax._src.callback",
+    "jax._src.debugging",
+    "jax._src.ad_checkpoint",
+    "jax._src.ad_util",
+    "jax._src.custom_derivatives",
+    "jax._src.pjit",
+    "jax._src.prng",
+    "jax._src.dispatch",
+)
 
-    Looked up defensively: a missing one is skipped, and the rule tests notice.
+
+def extra_primitives() -> dict[str, Any]:
+    """Primitives real programs emit, found in JAX's own modules, keyed by name.
+
+    ``jax.extend.core.primitives`` does not list all of them (e.g. ``stack``,
+    ``tile``, ``optimization_barrier``, ``pure_callback``). Modules that moved
+    are skipped; the registry test notices a primitive that went missing.
     """
-    found: dict[str, Any] = {}
-    candidates = [
-        ("jax._src.lax.control_flow", "optimization_barrier_p"),
-        ("jax._src.callback", "pure_callback_p"),
-        ("jax._src.callback", "io_callback_p"),
-        ("jax._src.debugging", "debug_callback_p"),
-        ("jax._src.debugging", "debug_print_p"),
-        ("jax._src.debugging", "inspect_sharding_p"),
-        ("jax._src.ad_checkpoint", "name_p"),
-    ]
     import importlib
 
-    for module, attr in candidates:
+    from jax.extend.core import Primitive
+
+    found: dict[str, Any] = {}
+    for module in _PRIMITIVE_MODULES:
         try:
-            prim = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
+            mod = importlib.import_module(module)
+        except ImportError:
             continue
-        found[prim.name] = prim
+        for attr in dir(mod):
+            if not attr.endswith("_p"):
+                continue
+            prim = getattr(mod, attr, None)
+            if isinstance(prim, Primitive):
+                found.setdefault(prim.name, prim)
     return found

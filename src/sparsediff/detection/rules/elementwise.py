@@ -111,8 +111,10 @@ def _select_n(ctx, invals, shape):
 
 
 def primitives_by_name() -> dict[str, object]:
-    """The primitives of ``jax.extend.core.primitives``, keyed by their name."""
-    out = {}
+    """Every primitive JAX defines that detection knows of, keyed by name."""
+    from .. import compat
+
+    out = dict(compat.extra_primitives())
     for attr in dir(P):
         prim = getattr(P, attr)
         if attr.endswith("_p") and hasattr(prim, "name"):

@@ -141,6 +141,19 @@ def _split(eqn, args):
     return np.split(args[0], cuts, axis=axis)
 
 
+def _stack(eqn, args):
+    return [np.stack(args, axis=eqn.params["axis"])]
+
+
+def _unstack(eqn, args):
+    axis = eqn.params["axis"]
+    return [np.take(args[0], i, axis=axis) for i in range(args[0].shape[axis])]
+
+
+def _tile(eqn, args):
+    return [np.tile(args[0], eqn.params["reps"])]
+
+
 def _identity(eqn, args):
     return [args[i] for i in range(len(eqn.outvars))]
 
@@ -157,6 +170,9 @@ POSITION_EVALUATORS: dict[str, tuple[PosFn, Callable[[int], Sequence[int]] | Non
     "pad": (_pad, None),
     "concatenate": (_concatenate, None),
     "split": (_split, None),
+    "stack": (_stack, None),
+    "unstack": (_unstack, None),
+    "tile": (_tile, None),
     # value-preserving, possibly multi-operand: output i copies operand i
     "device_put": (_identity, None),
     "optimization_barrier": (_identity, None),
@@ -166,10 +182,7 @@ POSITION_EVALUATORS: dict[str, tuple[PosFn, Callable[[int], Sequence[int]] | Non
 
 
 def register() -> None:
-    from .. import compat
-
     by_name = primitives_by_name()
-    by_name.update(compat.extra_primitives())
     for name, (fn, data) in POSITION_EVALUATORS.items():
         if name in by_name:
             register_rule(by_name[name], positional_rule(fn, data))
