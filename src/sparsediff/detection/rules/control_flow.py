@@ -217,11 +217,26 @@ def scan_rule(ctx, eqn, invals):
 
 
 def linear_solve_rule(ctx, eqn, invals):
-    """``custom_linear_solve``: every solution element may depend on everything
-    the matrix and right-hand side depend on (dense within the block)."""
-    from ..interpreter import dense_fallback
+    """``custom_linear_solve``: ``x = A⁻¹ b`` with ``A`` given by ``matvec``.
 
-    return dense_fallback([v.aval for v in eqn.outvars], invals)
+    JAX differentiates it implicitly: ``ẋ = solve(ḃ - (∂matvec/∂consts)(x))``,
+    where the ``solve`` function's own constants carry no derivative. So the
+    pattern of ``x`` is the ``solve`` jaxpr's pattern applied to the union of
+    ``b``'s pattern and the dependence of ``matvec(x)`` on its constants.
+    """
+    p = eqn.params
+    lengths = p["const_lengths"]
+    jaxprs = p["jaxprs"]
+    n_mv, n_vm, n_s = lengths.matvec, lengths.vecmat, lengths.solve
+    n_consts = n_mv + n_vm + n_s + lengths.transpose_solve
+    mv_consts = list(invals[:n_mv])
+    s_consts = [Val(v.shape, v.dtype, None, v.known)
+                for v in invals[n_mv + n_vm : n_mv + n_vm + n_s]]
+    b = invals[n_consts:]
+    x_unknown = [Val(v.shape, v.dtype) for v in b]
+    through_a = ctx.eval_closed(jaxprs.matvec, mv_consts + x_unknown)
+    rhs = [Val(v.shape, v.dtype, union(v.deps, t.deps)) for v, t in zip(b, through_a)]
+    return [o.deps for o in ctx.eval_closed(jaxprs.solve, s_consts + rhs)]
 
 
 def register() -> None:
