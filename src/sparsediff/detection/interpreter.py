@@ -23,6 +23,7 @@ import numpy as np
 
 from . import compat
 from .deps import Deps, reduce_all, take, union
+from .known_eval import numpy_eval
 from .registry import (
     DetectionOptions,
     UnknownPrimitiveWarning,
@@ -143,9 +144,13 @@ class Interpreter:
         total = sum(int(np.prod(_aval_shape_dtype(a)[0], dtype=np.int64)) for a in out_avals)
         if total > limit:
             return None
+        args = [v.known for v in invals]
+        fast = numpy_eval(eqn, args)
+        if fast is not None:
+            return fast
         try:
             with compat.eqn_context(eqn):
-                res = compat.bind_eqn(eqn, *[v.known for v in invals])
+                res = compat.bind_eqn(eqn, *args)
         except Exception:  # noqa: BLE001 - any failure just means "not known"
             return None
         return list(res) if eqn.primitive.multiple_results else [res]

@@ -89,6 +89,7 @@ class DetectionOptions:
 
     strict: bool = False
     known_value_limit: int = 10_000_000
+    unroll_budget: int = 250_000
 
 
 _state = threading.local()

@@ -9,9 +9,14 @@
   the bound equation, detect the input cotangents' dependence on the output
   cotangents (``Jᵀ``), and compose its transpose with the input patterns.
 - ``cond``: the branch a known index selects, else the union of the branches.
-- ``while`` and ``scan``: a fixed point over the carries (sound for any trip
-  count). Rows that do not settle within a bounded number of rounds are
-  widened to everything the loop can reach, which is closed under the body.
+- ``scan``: exact per-iteration propagation within the unroll budget
+  (:class:`~sparsediff.detection.registry.DetectionOptions`), so stacked
+  outputs keep per-step patterns and loop counters stay known values.
+- ``while``: exact iteration while its condition is a known value (counters);
+  otherwise, or past the budget, a fixed point over the carries.
+- Fixed points are sound for any trip count. Rows that do not settle within a
+  bounded number of rounds are widened to everything the loop can reach,
+  which is closed under the body.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import jax
 import numpy as np
 from jax.extend.core import primitives as P
 
-from ..deps import Deps, aggregate, reduce_axes, reduce_all, take, union
+from ..deps import Deps, aggregate, reduce_all, reduce_axes, take, union, vstack
 from ..registry import register_rule
 from ..values import Val, is_float_dtype
 
@@ -178,31 +183,96 @@ def _fixed_point(ctx, body, carries: list[Val], extra_reach: list[Deps | None]) 
     return widened
 
 
+def _body_cost(closed) -> int:
+    return max(1, len(closed.jaxpr.eqns))
+
+
 def while_rule(ctx, eqn, invals):
+    """Exact iteration while the condition is a known value (loop counters,
+    constants); from the first state whose condition is unknown, or once the
+    unroll budget is spent, a fixed point over the carries."""
     p = eqn.params
     cn, bn = p["cond_nconsts"], p["body_nconsts"]
-    body_consts = invals[cn : cn + bn]
-    init = invals[cn + bn :]
+    cond_consts = list(invals[:cn])
+    body_consts = list(invals[cn : cn + bn])
+    carry = list(invals[cn + bn :])
+    cost = _body_cost(p["body_jaxpr"]) + _body_cost(p["cond_jaxpr"])
+    budget = ctx.options.unroll_budget
+    spent = 0
+    while spent + cost <= budget:
+        pred = ctx.eval_closed(p["cond_jaxpr"], cond_consts + carry)[0]
+        if pred.known is None:
+            break
+        if not bool(np.asarray(pred.known)):
+            return carry
+        carry = ctx.eval_closed(p["body_jaxpr"], body_consts + carry)
+        spent += cost
 
     def body(carries):
-        return ctx.eval_closed(p["body_jaxpr"], list(body_consts) + list(carries))
+        return ctx.eval_closed(p["body_jaxpr"], body_consts + list(carries))
 
-    final = _fixed_point(ctx, body, list(init), [c.deps for c in body_consts])
+    final = _fixed_point(ctx, body, carry, [c.deps for c in body_consts])
     return [c.deps for c in final]
 
 
+def _slice_step(x: Val, t: int) -> Val:
+    """Iteration ``t``'s slice ``x[t]`` of a scanned input."""
+    shape = x.shape[1:]
+    inner = int(np.prod(shape, dtype=np.int64))
+    deps = take(x.deps, np.arange(t * inner, (t + 1) * inner, dtype=np.int64))
+    known = None if x.known is None else x.known[t]
+    return Val(shape, x.dtype, deps, known)
+
+
+def _stack_steps(steps: list[Val], length: int, n: int) -> Val:
+    first = steps[0]
+    shape = (length, *first.shape)
+    deps = vstack([s.deps for s in steps], [s.size for s in steps], n)
+    known = None
+    if all(s.known is not None for s in steps):
+        known = np.stack([np.asarray(s.known) for s in steps])
+    return Val(shape, first.dtype, deps, known)
+
+
 def scan_rule(ctx, eqn, invals):
+    """Exact per-iteration propagation (stacked outputs keep per-step patterns,
+    loop counters stay known) within the unroll budget; a fixed point over the
+    carries beyond it."""
     p = eqn.params
     nc, nk = p["num_consts"], p["num_carry"]
-    consts = invals[:nc]
-    init = invals[nc : nc + nk]
-    xs = invals[nc + nk :]
+    consts = list(invals[:nc])
+    init = list(invals[nc : nc + nk])
+    xs = list(invals[nc + nk :])
+    length = p["length"]
+    body = p["jaxpr"]
+    if length * _body_cost(body) <= ctx.options.unroll_budget:
+        carry = init
+        steps: list[list[Val]] = [[] for _ in range(len(body.jaxpr.outvars) - nk)]
+        order = range(length - 1, -1, -1) if p["reverse"] else range(length)
+        per_step: dict[int, list[Val]] = {}
+        for t in order:
+            outs = ctx.eval_closed(body, consts + carry + [_slice_step(x, t) for x in xs])
+            carry = outs[:nk]
+            per_step[t] = outs[nk:]
+        for t in range(length):
+            for k, y in enumerate(per_step[t]):
+                steps[k].append(y)
+        ys = [_stack_steps(s, length, ctx.n) for s in steps] if length else [
+            Val((0, *tuple(int(d) for d in v.aval.shape)), v.aval.dtype)
+            for v in body.jaxpr.outvars[nk:]
+        ]
+        return list(carry) + ys
+    return _scan_fixed_point(ctx, eqn, consts, init, xs)
+
+
+def _scan_fixed_point(ctx, eqn, consts, init, xs):
+    p = eqn.params
+    nk = p["num_carry"]
     # every iteration sees some slice of xs: use the union over the scanned axis
     x_slices = []
     for x in xs:
-        shape = x.shape[1:]
         red = reduce_axes(x.deps, x.shape, (0,))
-        x_slices.append(Val(shape, x.dtype, red, None))
+        x_slices.append(Val(x.shape[1:], x.dtype, red, None))
 
     def body(carries):
         return ctx.eval_closed(p["jaxpr"], list(consts) + list(carries) + x_slices)[:nk]

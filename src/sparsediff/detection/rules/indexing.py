@@ -53,17 +53,51 @@ def gather_rule(ctx, eqn, invals):
         pos = np.broadcast_to(_positions32(red_shape), shape)
         idx = np.zeros(indices.shape, dtype=np.int32)
         params["mode"] = lax.GatherScatterMode.CLIP
-    try:
+    out = _pointwise_gather(pos, idx, params)
+    if out is None:
         out = P.gather_p.bind(pos, idx, **params)
-    except OverflowError:
-        return [_dense_like(ctx, eqn, invals)]
     return [take(deps, _as_np(out))]
 
 
-def _dense_like(ctx, eqn, invals):
-    from ..interpreter import dense_fallback
+def _resolve(idx: np.ndarray, dims: tuple[int, ...], mode) -> np.ndarray:
+    """Flat position of index vectors (last axis) over ``dims``; -1 when dropped."""
+    dims_a = np.asarray(dims, dtype=np.int64)
+    if mode == lax.GatherScatterMode.CLIP:
+        idx = np.clip(idx, 0, dims_a - 1)
+        valid = np.ones(idx.shape[:-1], dtype=bool)
+    else:
+        valid = np.all((idx >= 0) & (idx < dims_a), axis=-1)
+        idx = np.where(valid[..., None], idx, 0)
+    strides = np.ones(len(dims), dtype=np.int64)
+    for k in range(len(dims) - 2, -1, -1):
+        strides[k] = strides[k + 1] * dims[k + 1]
+    flat = (idx * strides).sum(axis=-1)
+    return np.where(valid, flat, -1)
 
-    return dense_fallback([eqn.outvars[0].aval], invals)[0]
+
+def _pointwise_gather(pos: np.ndarray, idx, params):
+    """numpy fast path for element gathers ``x[i]`` (every indexed dim collapsed,
+    every other dim taken whole, no batching); ``None`` when it does not apply."""
+    dn = params["dimension_numbers"]
+    shape = pos.shape
+    smap = tuple(dn.start_index_map)
+    if (
+        tuple(getattr(dn, "operand_batching_dims", ())) or tuple(dn.collapsed_slice_dims) != smap
+        or smap != tuple(range(len(smap)))
+        or any(params["slice_sizes"][d] != 1 for d in smap)
+        or any(params["slice_sizes"][d] != shape[d] for d in range(len(smap), len(shape)))
+        or tuple(dn.offset_dims) != tuple(
+            range(np.ndim(idx) - 1, np.ndim(idx) - 1 + len(shape) - len(smap))
+        )
+    ):
+        return None
+    mode = params["mode"]
+    mode = lax.GatherScatterMode.CLIP if mode == lax.GatherScatterMode.PROMISE_IN_BOUNDS else mode
+    lead = _resolve(_as_np(idx), tuple(shape[d] for d in smap), mode)
+    rest = int(np.prod(shape[len(smap) :], dtype=np.int64))
+    flat = pos.reshape(-1, rest)
+    out = np.where(lead[..., None] >= 0, flat[np.maximum(lead, 0)], -1)
+    return out.reshape(*lead.shape, *shape[len(smap) :])
 
 
 # -- scatter ----------------------------------------------------------------
@@ -72,6 +106,16 @@ def scatter_targets(operand_shape, indices, updates_shape, dnums, mode) -> np.nd
 
     Runs the gather that is the transpose of the scatter on output positions.
     """
+    if (
+        not tuple(dnums.update_window_dims)
+        and sorted(dnums.inserted_window_dims) == list(range(len(operand_shape)))
+        and not tuple(getattr(dnums, "operand_batching_dims", ()))
+    ):  # element scatter: resolve index vectors with numpy
+        order = tuple(dnums.scatter_dims_to_operand_dims)
+        idx = _as_np(indices)
+        full = np.zeros((*idx.shape[:-1], len(operand_shape)), dtype=np.int64)
+        full[..., list(order)] = idx
+        return _resolve(full, tuple(operand_shape), mode).reshape(-1)
     slice_sizes = []
     pos = 0
     inserted = set(dnums.inserted_window_dims)
