@@ -2,6 +2,7 @@
 
 from .detection import (
     DetectionOptions,
+    PatternTooLargeError,
     UnknownPrimitiveWarning,
     UnsupportedPrimitiveError,
     detection_options,
@@ -26,4 +27,5 @@ __all__ = [
     "DetectionOptions",
     "UnknownPrimitiveWarning",
     "UnsupportedPrimitiveError",
+    "PatternTooLargeError",
 ]

@@ -38,9 +38,7 @@ def canonical(d: Deps | None) -> None:
         assert np.all(np.diff(row) > 0), "row indices must be sorted and unique"
 
 
-matrices = st.tuples(st.integers(0, 6), st.integers(1, 6)).flatmap(
-    lambda mn: hnp.arrays(bool, mn)
-)
+matrices = st.tuples(st.integers(0, 6), st.integers(1, 6)).flatmap(lambda mn: hnp.arrays(bool, mn))
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -73,8 +71,11 @@ def test_union_and_vstack(a, data):
 def test_aggregate(dense, data):
     m, n = dense.shape
     out_size = data.draw(st.integers(1, 5))
-    pairs = data.draw(st.lists(st.tuples(st.integers(-1, out_size - 1),
-                                         st.integers(-1, max(m - 1, -1))), max_size=12))
+    pairs = data.draw(
+        st.lists(
+            st.tuples(st.integers(-1, out_size - 1), st.integers(-1, max(m - 1, -1))), max_size=12
+        )
+    )
     out_rows = np.array([p[0] for p in pairs], dtype=np.int64)
     in_rows = np.array([p[1] for p in pairs], dtype=np.int64)
     got = aggregate(deps_of(dense), out_rows, in_rows, out_size)
@@ -94,17 +95,20 @@ def test_reduce_and_broadcast(shape, data):
     dense = data.draw(hnp.arrays(bool, (size, n)))
     axes = tuple(data.draw(st.sets(st.integers(0, len(shape) - 1))))
     got = reduce_axes(deps_of(dense), shape, axes)
-    expected = dense.reshape(*shape, n).any(axis=axes, keepdims=True) if axes else \
-        dense.reshape(*shape, n)
+    expected = (
+        dense.reshape(*shape, n).any(axis=axes, keepdims=True) if axes else dense.reshape(*shape, n)
+    )
     red_shape = expected.shape[:-1]
-    np.testing.assert_array_equal(dense_of(got, int(np.prod(red_shape)), n),
-                                  expected.reshape(-1, n))
+    np.testing.assert_array_equal(
+        dense_of(got, int(np.prod(red_shape)), n), expected.reshape(-1, n)
+    )
     back = broadcast_rows(got, red_shape, shape)
     np.testing.assert_array_equal(
         dense_of(back, size, n), np.broadcast_to(expected, (*shape, n)).reshape(-1, n)
     )
-    np.testing.assert_array_equal(dense_of(reduce_all(deps_of(dense)), 1, n),
-                                  dense.any(axis=0, keepdims=True))
+    np.testing.assert_array_equal(
+        dense_of(reduce_all(deps_of(dense)), 1, n), dense.any(axis=0, keepdims=True)
+    )
 
 
 def test_identity_index_dtype():

@@ -57,7 +57,7 @@ def softclip(x):
     return jnp.clip(x, -1, 1)
 
 
-softclip.defjvp(lambda p, t: (softclip(p[0]), t[0] * jnp.exp(-p[0] ** 2)))
+softclip.defjvp(lambda p, t: (softclip(p[0]), t[0] * jnp.exp(-(p[0] ** 2))))
 
 
 def _xx_pattern():
@@ -101,7 +101,9 @@ def _einsum_pattern():
 JACOBIAN_CASES = {
     "difference": (lambda x: x[1:] - x[:-1], (x7,), eye(N - 1, 0, N) | eye(N - 1, 1, N)),
     "squared_difference": (
-        lambda x: (x[1:] - x[:-1]) ** 2, (x7,), eye(N - 1, 0, N) | eye(N - 1, 1, N)
+        lambda x: (x[1:] - x[:-1]) ** 2,
+        (x7,),
+        eye(N - 1, 0, N) | eye(N - 1, 1, N),
     ),
     "roll": (lambda x: jnp.roll(x, 2), (x7,), perm_matrix(np.roll(np.arange(N), 2), N)),
     "reverse": (lambda x: x[::-1], (x7,), perm_matrix(np.arange(N)[::-1], N)),
@@ -130,7 +132,9 @@ JACOBIAN_CASES = {
     "softmax": (jax.nn.softmax, (x7,), np.ones((N, N), bool)),
     "argmax": (lambda x: jnp.argmax(x).astype(jnp.float32) * 1.0, (x7,), np.zeros((1, N), bool)),
     "floor_round_sign": (
-        lambda x: jnp.floor(x) + jnp.round(x) + jnp.sign(x), (x7,), np.zeros((N, N), bool)
+        lambda x: jnp.floor(x) + jnp.round(x) + jnp.sign(x),
+        (x7,),
+        np.zeros((N, N), bool),
     ),
     "gather_permutation": (
         lambda x: x[jnp.array([3, 1, 0, 6, 5, 4, 2])],
@@ -138,13 +142,14 @@ JACOBIAN_CASES = {
         perm_matrix([3, 1, 0, 6, 5, 4, 2], N),
     ),
     "gather_repeated": (
-        lambda x: x[jnp.array([2, 2, 0, -1])], (x7,), perm_matrix([2, 2, 0, N - 1], N)
+        lambda x: x[jnp.array([2, 2, 0, -1])],
+        (x7,),
+        perm_matrix([2, 2, 0, N - 1], N),
     ),
     "at_add_constant_indices": (
         lambda x: jnp.zeros(4).at[jnp.array([0, 2, 2, 3])].add(x[:4]),
         (x7,),
-        np.array([[1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1]], bool) @ np.eye(4, N)
-        > 0,
+        np.array([[1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1]], bool) @ np.eye(4, N) > 0,
     ),
     "at_set": (
         lambda x: x.at[2].set(x[5] * 3),
@@ -152,10 +157,14 @@ JACOBIAN_CASES = {
         perm_matrix([0, 1, 5, 3, 4, 5, 6], N),
     ),
     "dynamic_slice_constant": (
-        lambda x: lax.dynamic_slice(x, (2,), (3,)), (x7,), perm_matrix([2, 3, 4], N)
+        lambda x: lax.dynamic_slice(x, (2,), (3,)),
+        (x7,),
+        perm_matrix([2, 3, 4], N),
     ),
     "dynamic_slice_past_end": (
-        lambda x: lax.dynamic_slice(x, (10,), (3,)), (x7,), perm_matrix([4, 5, 6], N)
+        lambda x: lax.dynamic_slice(x, (10,), (3,)),
+        (x7,),
+        perm_matrix([4, 5, 6], N),
     ),
     "dynamic_update_slice_constant": (
         lambda x: lax.dynamic_update_slice(x, x[:2] * 2, (4,)),
@@ -174,7 +183,9 @@ JACOBIAN_CASES = {
         _einsum_pattern(),
     ),
     "convolve_constant_kernel": (
-        lambda x: jnp.convolve(x, jnp.array([1.0, 2.0, 3.0])), (x7,), _convolve_pattern(N, 3)
+        lambda x: jnp.convolve(x, jnp.array([1.0, 2.0, 3.0])),
+        (x7,),
+        _convolve_pattern(N, 3),
     ),
     "checkpoint": (
         lambda x: jax.checkpoint(lambda y: jnp.sin(y) * y[::-1])(x),
@@ -265,8 +276,9 @@ def test_static_bool_kwarg_controls_python_branch():
     def f(x, reverse=False):
         return x[::-1] if reverse else x * 2
 
-    np.testing.assert_array_equal(sd.jacobian_sparsity(f, x7, reverse=True).todense(),
-                                  perm_matrix(np.arange(N)[::-1], N))
+    np.testing.assert_array_equal(
+        sd.jacobian_sparsity(f, x7, reverse=True).todense(), perm_matrix(np.arange(N)[::-1], N)
+    )
     np.testing.assert_array_equal(sd.jacobian_sparsity(f, x7, reverse=False).todense(), eye(N))
 
 
@@ -312,7 +324,8 @@ def test_size_zero_and_scalar_operands():
     assert p.shape == (0, 0)
     p = sd.jacobian_sparsity(lambda x: jnp.sin(x) * x, np.float32(1.0))
     assert p.shape == (1, 1) and p.nnz == 1
-    p = sd.jacobian_sparsity(lambda x, e: jnp.concatenate([x, e * 2]), x7, np.ones(0, np.float32),
-                             argnums=(0, 1))
+    p = sd.jacobian_sparsity(
+        lambda x, e: jnp.concatenate([x, e * 2]), x7, np.ones(0, np.float32), argnums=(0, 1)
+    )
     assert p.shape == (N, N)
     np.testing.assert_array_equal(p.todense(), eye(N))

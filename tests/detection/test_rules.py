@@ -36,61 +36,91 @@ CASES = {
     "transpose_3d": (lambda a: a.reshape(2, 2, 3).transpose(2, 0, 1), (M34,), 12),
     # elementwise with broadcasting and special functions
     "scalar_broadcast": (lambda x: x * x[0], (x6,), 11),
-    "clamp": (lambda x: lax.clamp(jnp.broadcast_to(x[0], (6,)), x, jnp.broadcast_to(x[1], (6,))),
-              (x6,), 16),
+    "clamp": (
+        lambda x: lax.clamp(jnp.broadcast_to(x[0], (6,)), x, jnp.broadcast_to(x[1], (6,))),
+        (x6,),
+        16,
+    ),
     "select_n_input_pred": (lambda x: jnp.where(x > 0, x, x[::-1]), (x6,), 12),
     "special": (
-        lambda x: lax.igamma(x**2 + 1, x**2 + 0.5) + lax.lgamma(x**2 + 1) + lax.digamma(x**2 + 1)
-        + lax.bessel_i0e(x) + lax.bessel_i1e(x) + jax.scipy.special.erfinv(jnp.tanh(x) * 0.5),
+        lambda x: (
+            lax.igamma(x**2 + 1, x**2 + 0.5)
+            + lax.lgamma(x**2 + 1)
+            + lax.digamma(x**2 + 1)
+            + lax.bessel_i0e(x)
+            + lax.bessel_i1e(x)
+            + jax.scipy.special.erfinv(jnp.tanh(x) * 0.5)
+        ),
         (x6,),
         6,
     ),
     "zeta_polygamma_betainc": (
-        lambda x: jax.scipy.special.zeta(3.0, x**2 + 1.0)
-        + jax.scipy.special.polygamma(1, x**2 + 1.0)
-        + jax.scipy.special.betainc(2.0, 3.0, jax.nn.sigmoid(x)),
+        lambda x: (
+            jax.scipy.special.zeta(3.0, x**2 + 1.0)
+            + jax.scipy.special.polygamma(1, x**2 + 1.0)
+            + jax.scipy.special.betainc(2.0, 3.0, jax.nn.sigmoid(x))
+        ),
         (x6,),
         6,
     ),
-    "complex_parts": (lambda x: jnp.abs(lax.complex(x, x[::-1])) + jnp.real(x * 1j).sum(), (x6,),
-                      None),
-    "nextafter_popcount": (
-        lambda x: lax.nextafter(x, x + 1) + lax.population_count(x.astype(jnp.int32)), (x6,), 6
+    "complex_parts": (
+        lambda x: jnp.abs(lax.complex(x, x[::-1])) + jnp.real(x * 1j).sum(),
+        (x6,),
+        None,
     ),
-    "rem_pow_atan2": (lambda x: lax.rem(x, x[::-1] + 3) + x ** x[0] + jnp.arctan2(x, 2.0), (x6,),
-                      None),
+    "nextafter_popcount": (
+        lambda x: lax.nextafter(x, x + 1) + lax.population_count(x.astype(jnp.int32)),
+        (x6,),
+        6,
+    ),
+    "rem_pow_atan2": (
+        lambda x: lax.rem(x, x[::-1] + 3) + x ** x[0] + jnp.arctan2(x, 2.0),
+        (x6,),
+        None,
+    ),
     "stop_gradient": (lambda x: lax.stop_gradient(x) * x[::-1], (x6,), 6),
     "reduce_precision": (lambda x: lax.reduce_precision(x, 5, 10), (x6,), 6),
     # indexing
     "gather_fill_out_of_range": (
-        lambda x: x.at[jnp.array([0, 9, 3])].get(mode="fill", fill_value=0.0), (x6,), 2
+        lambda x: x.at[jnp.array([0, 9, 3])].get(mode="fill", fill_value=0.0),
+        (x6,),
+        2,
     ),
     "gather_2d_rows": (lambda a: a[jnp.array([2, 0, 2])], (M34,), 12),
     "gather_unknown_index": (lambda x: x[jnp.argmax(x)] * x, (x6,), None),
     "gather_index_from_cast": (lambda x: x[x.astype(jnp.int32) % 6], (x6,), None),
     "scatter_mul_min_max": (
-        lambda x: x.at[jnp.array([1, 4])].mul(x[:2], unique_indices=True)
-        .at[jnp.array([0, 5])].min(x[2:4])
-        .at[jnp.array([2, 2])].max(x[4:]),
+        lambda x: (
+            x.at[jnp.array([1, 4])]
+            .mul(x[:2], unique_indices=True)
+            .at[jnp.array([0, 5])]
+            .min(x[2:4])
+            .at[jnp.array([2, 2])]
+            .max(x[4:])
+        ),
         (x6,),
         None,
     ),
     "scatter_unknown_index": (lambda x: x.at[x.astype(jnp.int32) % 6].add(x[::-1]), (x6,), None),
     "scatter_2d_window": (lambda a: a.at[1:, 2:].set(a[:2, :2] * 3), (M34,), None),
     "dynamic_slice_unknown_start": (
-        lambda x: lax.dynamic_slice(x, (jnp.argmax(x),), (3,)), (x6,), None
+        lambda x: lax.dynamic_slice(x, (jnp.argmax(x),), (3,)),
+        (x6,),
+        None,
     ),
     "dynamic_update_slice_unknown_start": (
-        lambda x: lax.dynamic_update_slice(x, x[:2] * 2, (jnp.argmin(x),)), (x6,), None
+        lambda x: lax.dynamic_update_slice(x, x[:2] * 2, (jnp.argmin(x),)),
+        (x6,),
+        None,
     ),
     # reductions
     "reduce_prod": (lambda a: jnp.prod(a, axis=0), (M34,), 12),
-    "cummax_cummin_reverse": (
-        lambda x: lax.cummax(x, reverse=True) + lax.cummin(x), (x6,), 36
-    ),
+    "cummax_cummin_reverse": (lambda x: lax.cummax(x, reverse=True) + lax.cummin(x), (x6,), 36),
     "cumlogsumexp": (lambda x: lax.cumlogsumexp(x), (x6,), 21),
     "sort_multi_operand": (
-        lambda a: lax.sort((a[0], a[1] * 2), num_keys=1)[1], (np.ones((2, 4), np.float32),), 16
+        lambda a: lax.sort((a[0], a[1] * 2), num_keys=1)[1],
+        (np.ones((2, 4), np.float32),),
+        16,
     ),
     "argsort_values": (lambda x: x[jnp.argsort(x)], (x6,), None),
     "top_k": (lambda a: lax.top_k(a, 2)[0], (M34,), 8 * 4 // 4 * 3),
@@ -106,89 +136,126 @@ CASES = {
     ),
     "reduce_window_dilated": (
         lambda a: lax.reduce_window(
-            a, jnp.inf, lax.min, (1, 1, 2, 2), (1, 1, 1, 1), [(0, 0), (0, 0), (1, 1), (0, 1)],
-            base_dilation=(1, 1, 2, 1), window_dilation=(1, 1, 1, 2),
+            a,
+            jnp.inf,
+            lax.min,
+            (1, 1, 2, 2),
+            (1, 1, 1, 1),
+            [(0, 0), (0, 0), (1, 1), (0, 1)],
+            base_dilation=(1, 1, 2, 1),
+            window_dilation=(1, 1, 1, 2),
         ),
         (img,),
         None,
     ),
     "generic_reduce_window": (
-        lambda a: lax.reduce_window((a, a * 2), (0.0, 0.0),
-                                    lambda x, y: (x[0] + y[0], x[1] * y[1]),
-                                    (1, 1, 2, 2), (1, 1, 1, 1), "VALID")[1],
+        lambda a: lax.reduce_window(
+            (a, a * 2),
+            (0.0, 0.0),
+            lambda x, y: (x[0] + y[0], x[1] * y[1]),
+            (1, 1, 2, 2),
+            (1, 1, 1, 1),
+            "VALID",
+        )[1],
         (img,),
         2 * 3 * 4 * 5 * 4,
     ),
     # contractions
     "conv_strided_dilated_padded": (
-        lambda a: lax.conv_general_dilated(a, jnp.ones((4, 3, 2, 3)), (2, 1), [(1, 0), (2, 1)],
-                                           lhs_dilation=(1, 2), rhs_dilation=(2, 1)),
+        lambda a: lax.conv_general_dilated(
+            a,
+            jnp.ones((4, 3, 2, 3)),
+            (2, 1),
+            [(1, 0), (2, 1)],
+            lhs_dilation=(1, 2),
+            rhs_dilation=(2, 1),
+        ),
         (img,),
         None,
     ),
     "conv_feature_groups": (
-        lambda a: lax.conv_general_dilated(a[:, :2], jnp.ones((4, 1, 3, 3)), (1, 1), "SAME",
-                                           feature_group_count=2),
+        lambda a: lax.conv_general_dilated(
+            a[:, :2], jnp.ones((4, 1, 3, 3)), (1, 1), "SAME", feature_group_count=2
+        ),
         (img,),
         None,
     ),
     "conv_batch_groups": (
-        lambda a: lax.conv_general_dilated(a, jnp.ones((4, 3, 2, 2)), (1, 1), "VALID",
-                                           batch_group_count=2),
+        lambda a: lax.conv_general_dilated(
+            a, jnp.ones((4, 3, 2, 2)), (1, 1), "VALID", batch_group_count=2
+        ),
         (img,),
         None,
     ),
     "conv_nhwc_input_kernel": (
         lambda a: lax.conv_general_dilated(
-            a, a[0, :3, :3, :, None], (1, 1), "SAME",
+            a,
+            a[0, :3, :3, :, None],
+            (1, 1),
+            "SAME",
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
         ),
         (np.ones((1, 5, 5, 3), np.float32),),
         None,
     ),
     "dot_general_batch_contract": (
-        lambda a: lax.dot_general(a.reshape(2, 2, 3), a.reshape(2, 3, 2), (((2,), (1,)),
-                                                                           ((0,), (0,)))),
+        lambda a: lax.dot_general(
+            a.reshape(2, 2, 3), a.reshape(2, 3, 2), (((2,), (1,)), ((0,), (0,)))
+        ),
         (np.ones(12, np.float32),),
         None,
     ),
     "matvec_constant_with_zeros": (
-        lambda x: jnp.array(np.triu(np.arange(1.0, 37.0).reshape(6, 6))) @ x, (x6,), 21
+        lambda x: jnp.array(np.triu(np.arange(1.0, 37.0).reshape(6, 6))) @ x,
+        (x6,),
+        21,
     ),
     # calls and control flow
     "jit_nested": (lambda x: jax.jit(lambda y: jax.jit(jnp.sin)(y[::-1]))(x), (x6,), 6),
     "cond_unknown_predicate": (
-        lambda x: lax.cond(x[0] > 0, lambda y: y[::-1], lambda y: y * 2, x), (x6,), 12
+        lambda x: lax.cond(x[0] > 0, lambda y: y[::-1], lambda y: y * 2, x),
+        (x6,),
+        12,
     ),
-    "cond_known_predicate": (lambda x: lax.cond(True, lambda y: y[::-1], lambda y: y * 2, x),
-                             (x6,), 6),
+    "cond_known_predicate": (
+        lambda x: lax.cond(True, lambda y: y[::-1], lambda y: y * 2, x),
+        (x6,),
+        6,
+    ),
     "switch": (
-        lambda x: lax.switch(jnp.argmax(x), [lambda y: y, lambda y: jnp.roll(y, 1)], x), (x6,), 12
+        lambda x: lax.switch(jnp.argmax(x), [lambda y: y, lambda y: jnp.roll(y, 1)], x),
+        (x6,),
+        12,
     ),
     "while_fixed_point": (
-        lambda x: lax.while_loop(lambda c: c[1] < 3, lambda c: (jnp.roll(c[0], 1) * c[0], c[1] + 1),
-                                 (x, 0))[0],
+        lambda x: lax.while_loop(
+            lambda c: c[1] < 3, lambda c: (jnp.roll(c[0], 1) * c[0], c[1] + 1), (x, 0)
+        )[0],
         (x6,),
         None,
     ),
     "fori_loop": (lambda x: lax.fori_loop(0, 2, lambda i, c: c + jnp.roll(c, 1), x), (x6,), None),
-    "scan_cumulative": (
-        lambda x: lax.scan(lambda c, xi: (c * xi, c), 1.0, x)[1], (x6,), None
-    ),
+    "scan_cumulative": (lambda x: lax.scan(lambda c, xi: (c * xi, c), 1.0, x)[1], (x6,), None),
     # linear algebra and FFT (dense within blocks)
     "cholesky": (lambda a: jnp.linalg.cholesky(spd(a)), (sym,), None),
     "triangular_solve": (
-        lambda a: jax.scipy.linalg.solve_triangular(spd(a), a[0], lower=True), (sym,), None
+        lambda a: jax.scipy.linalg.solve_triangular(spd(a), a[0], lower=True),
+        (sym,),
+        None,
     ),
     "lu_solve": (lambda a: jnp.linalg.solve(spd(a), a[:, 0]), (sym,), None),
     "qr": (lambda a: jnp.linalg.qr(spd(a))[1], (sym,), None),
     "eigh": (lambda a: jnp.linalg.eigh(spd(a))[0], (sym,), None),
     "svd": (lambda a: jnp.linalg.svd(spd(a), compute_uv=False), (sym,), None),
-    "batched_inverse": (lambda a: jnp.linalg.inv(a.reshape(2, 2, 2) + 3 * jnp.eye(2)),
-                        (np.ones(8, np.float32),), 32),
+    "batched_inverse": (
+        lambda a: jnp.linalg.inv(a.reshape(2, 2, 2) + 3 * jnp.eye(2)),
+        (np.ones(8, np.float32),),
+        32,
+    ),
     "custom_linear_solve": (
-        lambda a: lax.custom_linear_solve(lambda v: spd(a) @ v, a[0],
-                                          lambda mv, b: jnp.linalg.solve(spd(a), b)),
+        lambda a: lax.custom_linear_solve(
+            lambda v: spd(a) @ v, a[0], lambda mv, b: jnp.linalg.solve(spd(a), b)
+        ),
         (sym,),
         None,
     ),
@@ -199,9 +266,15 @@ CASES = {
     "optimization_barrier": (lambda x: lax.optimization_barrier((x, x[::-1]))[1], (x6,), 6),
     "debug_print": (lambda x: (jax.debug.print("{}", x[0]), x * 2)[1], (x6,), 6),
     "pure_callback": (
-        lambda x: jax.pure_callback(lambda v: np.asarray(v) * 2,
-                                    jax.ShapeDtypeStruct((3,), jnp.float32), x[:3], vmap_method="sequential")
-        + x[3:],
+        lambda x: (
+            jax.pure_callback(
+                lambda v: np.asarray(v) * 2,
+                jax.ShapeDtypeStruct((3,), jnp.float32),
+                x[:3],
+                vmap_method="sequential",
+            )
+            + x[3:]
+        ),
         (x6,),
         12,
     ),
@@ -226,8 +299,9 @@ HESSIAN_CASES = {
     "max_pool_loss": lambda a: jnp.sum(
         lax.reduce_window(a, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID") ** 2
     ),
-    "conv_loss": lambda a: jnp.sum(jnp.tanh(lax.conv_general_dilated(
-        a, jnp.ones((2, 3, 3, 3)), (1, 1), "SAME"))),
+    "conv_loss": lambda a: jnp.sum(
+        jnp.tanh(lax.conv_general_dilated(a, jnp.ones((2, 3, 3, 3)), (1, 1), "SAME"))
+    ),
     "gather_scatter_loss": lambda a: jnp.sum(a.reshape(-1)[jnp.array([0, 5, 5, 7])] ** 3),
     "sort_loss": lambda a: jnp.sum(jnp.sort(a.reshape(-1)) * jnp.arange(a.size)),
     "cumprod_loss": lambda a: jnp.sum(jnp.cumprod(a.reshape(-1)[:10])),

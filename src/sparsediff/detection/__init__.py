@@ -1,6 +1,7 @@
 """Stage 1: global sparsity detection by abstract interpretation of jaxprs."""
 
 from .api import hessian_sparsity, jacobian_sparsity
+from .interpreter import PatternTooLargeError
 from .registry import (
     DetectionOptions,
     UnknownPrimitiveWarning,
@@ -19,4 +20,5 @@ __all__ = [
     "DetectionOptions",
     "UnknownPrimitiveWarning",
     "UnsupportedPrimitiveError",
+    "PatternTooLargeError",
 ]

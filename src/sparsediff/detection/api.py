@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..patterns import LeafSpec, SparsityPattern, Structure
+from . import compat
 from . import rules as _rules  # noqa: F401  (fills the rule table)
 from .deps import Deps, index_dtype
 from .interpreter import Interpreter
@@ -128,6 +129,7 @@ def trace_for_detection(
 
     flat_specs = [s for specs in arg_specs for s in specs] + kw_specs
     closed, out_shapes = jax.make_jaxpr(flat_fun, return_shape=True)(*flat_specs)
+    closed = compat.discharge_state(closed)
 
     # Input structure, in argnums order.
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
@@ -137,12 +139,16 @@ def trace_for_detection(
     for a in argnums_t:
         for k, ((path, _), spec) in enumerate(zip(arg_leaves_paths[a], arg_specs[a])):
             leaves.append(
-                LeafSpec(a, jax.tree_util.keystr(path), tuple(spec.shape), np.dtype(spec.dtype).name)
+                LeafSpec(
+                    a, jax.tree_util.keystr(path), tuple(spec.shape), np.dtype(spec.dtype).name
+                )
             )
             selected.append((int(starts[a] + k), offset))
             offset += int(np.prod(spec.shape, dtype=np.int64))
-    in_treedef = arg_treedefs[argnums_t[0]] if single else jax.tree_util.tree_structure(
-        tuple(args[a] for a in argnums_t)
+    in_treedef = (
+        arg_treedefs[argnums_t[0]]
+        if single
+        else jax.tree_util.tree_structure(tuple(args[a] for a in argnums_t))
     )
     in_structure = Structure(tuple(leaves), argnums=argnums_t, treedef=in_treedef)
 
@@ -281,8 +287,7 @@ def hessian_sparsity(
         return _scalar_output(out)
 
     grad_f = jax.grad(scalar_f, argnums=argnums_t[0] if single else argnums_t)
-    traced = trace_for_detection(grad_f, args, kwargs, argnums_t[0] if single else argnums_t,
-                                 False)
+    traced = trace_for_detection(grad_f, args, kwargs, argnums_t[0] if single else argnums_t, False)
     pattern = _detect(traced)
     # The output of grad has the input structure; report it as such.
     return SparsityPattern(

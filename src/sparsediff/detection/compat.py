@@ -10,7 +10,15 @@ from typing import Any
 
 from jax.extend.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal
 
-__all__ = ["bind_eqn", "ClosedJaxpr", "Jaxpr", "JaxprEqn", "Literal", "literal_value", "eqn_context"]
+__all__ = [
+    "bind_eqn",
+    "ClosedJaxpr",
+    "Jaxpr",
+    "JaxprEqn",
+    "Literal",
+    "literal_value",
+    "eqn_context",
+]
 
 
 def bind_eqn(eqn: JaxprEqn, *args: Any) -> Any:
@@ -82,3 +90,32 @@ def extra_primitives() -> dict[str, Any]:
             if isinstance(prim, Primitive):
                 found.setdefault(prim.name, prim)
     return found
+
+
+_STATE_PRIMITIVES = {"new_ref", "get", "swap", "addupdate", "freeze", "ref_get", "ref_swap"}
+
+
+def _uses_state(jaxpr: Jaxpr) -> bool:
+    from jax.extend.core import jaxprs_in_params
+
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name in _STATE_PRIMITIVES:
+            return True
+        for sub in jaxprs_in_params(eqn.params):
+            if _uses_state(sub):
+                return True
+    return False
+
+
+def discharge_state(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Rewrite a program with mutable references (``jax.new_ref``) into a pure one.
+
+    Detection propagates values through SSA variables; reference reads and
+    writes are turned into ordinary array operations by JAX's own discharge
+    pass. Programs without references are returned unchanged.
+    """
+    if not _uses_state(closed.jaxpr):
+        return closed
+    from jax._src.state import discharge
+
+    return discharge.discharge_state(closed)

@@ -71,6 +71,11 @@ _COLLECTIVES = (
 )  # fmt: skip
 
 #: every primitive without a rule, by name, with the reason it needs none
+_DISCHARGED = (
+    "mutable-reference read/write: programs using jax.new_ref are rewritten into pure "
+    "array operations by compat.discharge_state before detection"
+)
+
 NOT_HANDLED: dict[str, str] = {
     # integer / boolean results
     "argmax": _INT_ONLY,
@@ -102,34 +107,24 @@ NOT_HANDLED: dict[str, str] = {
     "inspect_sharding": _NO_OUTPUTS,
     "after_all": _TOKEN,
     # float-carrying primitives without a rule: the dense fallback applies
-    "bitcast_convert_type": _no_rule(
-        "a float-to-float bitcast; JAX's derivative is zero, so an empty pattern would be exact"
-    ),
     "call": _no_rule("generic call primitive; jit emits 'jit' instead"),
     "call_hi_primitive": _no_rule("hijax higher-level primitive"),
     "cholesky_update": _no_rule("rank-1 Cholesky update"),
-    "composite": _no_rule("lax.composite; its decomposition jaxpr could be entered"),
     "custom_jvp_call_jaxpr": _no_rule("stub kept for downstream users; not emitted by JAX"),
     "custom_lin": _no_rule("emitted by jax.linearize of a custom_vjp function"),
     "geqp3": _no_rule("pivoted QR factorization"),
     "geqrf": _no_rule("Householder QR factorization"),
-    "get": _no_rule("read of a mutable Ref (jax.new_ref, run_state, Pallas)"),
-    "layout_constraint": _no_rule("value-preserving layout annotation: identity would be exact"),
+    "get": _DISCHARGED,
     "linear_call": _no_rule("custom_derivatives.linear_call"),
     "ormqr": _no_rule("multiplication by Householder reflectors"),
     "ragged_dot_general": _no_rule("ragged contraction"),
-    "random_gamma": _no_rule("elementwise in the shape parameter 'a', which JAX differentiates"),
     "remat_opt": _no_rule("remat-optimised custom_vjp forward"),
-    "reshard": _no_rule("value-preserving resharding: identity would be exact"),
     "rng_uniform": _no_rule("JAX defines no derivative for it"),
-    "scatter-sub": _no_rule("x.at[i].subtract(y): the scatter-add rule would fit"),
     "select_and_scatter": _no_rule("general form; JAX's AD emits select_and_scatter_add"),
-    "stage": _no_rule("value-preserving staging of a constant: identity would be exact"),
-    "swap": _no_rule("write to a mutable Ref (jax.new_ref, run_state, Pallas)"),
+    "swap": _DISCHARGED,
     "symmetric_product": _no_rule("alpha * A @ A.T + beta * C"),
     "tie": _no_rule("returns its second operand: its pattern would be exact"),
     "unreachable": _no_rule("stages an error, e.g. jvp of a custom_vjp function"),
-    "zeros_like": _no_rule("stub kept for downstream users; not emitted by JAX"),
 }
 NOT_HANDLED.update({name: _COLLECTIVE for name in _COLLECTIVES})
 

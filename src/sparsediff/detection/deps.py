@@ -60,9 +60,7 @@ class Deps:
         """Pattern with the given ``(row, col)`` entries (any order, duplicates allowed)."""
         rows = np.asarray(rows)
         cols = np.asarray(cols)
-        mat = sp.csr_array(
-            (np.ones(rows.size, dtype=bool), (rows, cols)), shape=(size, n)
-        )
+        mat = sp.csr_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(size, n))
         return Deps.from_scipy(mat)
 
     # -- queries -------------------------------------------------------------
@@ -182,7 +180,9 @@ def aggregate(
     return Deps.from_scipy(prod)
 
 
-def broadcast_rows(d: Deps | None, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> Deps | None:
+def broadcast_rows(
+    d: Deps | None, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> Deps | None:
     """Numpy-style broadcast of a pattern of shape ``in_shape`` to ``out_shape``."""
     if d is None:
         return None

@@ -33,7 +33,7 @@ from .registry import (
 )
 from .values import Val, is_float_dtype
 
-__all__ = ["Interpreter", "dense_fallback"]
+__all__ = ["Interpreter", "dense_fallback", "PatternTooLargeError"]
 
 
 def _aval_shape_dtype(aval: Any) -> tuple[tuple[int, ...], Any]:
@@ -41,12 +41,26 @@ def _aval_shape_dtype(aval: Any) -> tuple[tuple[int, ...], Any]:
     return shape, getattr(aval, "dtype", None)
 
 
-def dense_fallback(out_avals: Sequence[Any], invals: Sequence[Val]) -> list[Deps | None]:
+class PatternTooLargeError(MemoryError):
+    """A conservative rule would build a pattern beyond ``DetectionOptions.max_fallback_nnz``."""
+
+
+def dense_fallback(
+    out_avals: Sequence[Any], invals: Sequence[Val], name: str = "?"
+) -> list[Deps | None]:
     """Sound fallback: every output element depends on everything any input depends on."""
     merged = union(*[reduce_all(v.deps) for v in invals])
     outs: list[Deps | None] = []
+    limit = current_options().max_fallback_nnz
     for aval in out_avals:
         size = int(np.prod(_aval_shape_dtype(aval)[0], dtype=np.int64))
+        if merged is not None and size * merged.nnz > limit:
+            raise PatternTooLargeError(
+                f"the conservative (dense) pattern of primitive {name!r} would hold "
+                f"{size * merged.nnz:,} entries ({size:,} outputs x {merged.nnz:,} inputs), above "
+                f"max_fallback_nnz={limit:,}. Register a sparsity rule for it "
+                "(sparsediff.register_rule) or raise the limit with detection_options."
+            )
         outs.append(take(merged, np.zeros(size, dtype=np.int64)))
     return outs
 
@@ -95,6 +109,11 @@ class Interpreter:
         shape, dtype = _aval_shape_dtype(aval)
         size = int(np.prod(shape, dtype=np.int64))
         known = value if size <= self.options.known_value_limit else None
+        if isinstance(known, (bool, int, float, complex, np.generic)):
+            try:
+                known = np.asarray(known, dtype=dtype)
+            except TypeError:
+                known = np.asarray(known)
         return Val(shape, dtype, None, known)
 
     # -- one equation --------------------------------------------------------
@@ -137,7 +156,7 @@ class Interpreter:
                 UnknownPrimitiveWarning,
                 stacklevel=2,
             )
-        return dense_fallback(out_avals, invals)
+        return dense_fallback(out_avals, invals, name)
 
     def _try_concrete(self, eqn: compat.JaxprEqn, invals: Sequence[Val], out_avals: list[Any]):
         limit = self.options.known_value_limit

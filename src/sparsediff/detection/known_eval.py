@@ -92,11 +92,18 @@ def numpy_eval(eqn, args: list[Any]):
     (the caller then binds the primitive with JAX).
     """
     avals = [v.aval for v in eqn.outvars]
-    if len(avals) != 1 or not _is_int_or_bool(getattr(avals[0], "dtype", None)):
-        return None
-    if not all(_is_int_or_bool(getattr(a, "dtype", None)) for a in args):
-        return None
     name = eqn.primitive.name
+    structural = _structural(name)
+    if structural is not None and all(isinstance(a, np.ndarray | np.generic) for a in args):
+        # value-moving operations are exact for every dtype
+        res = structural(eqn, [np.asarray(a) for a in args])
+        if all(r.shape == tuple(int(d) for d in v.shape) for r, v in zip(res, avals)):
+            return [np.asarray(r).astype(v.dtype, copy=False) for r, v in zip(res, avals)]
+        return None
+    if len(avals) != 1 or not _is_int_or_bool(getattr(avals[0], "dtype", None)):
+        return _uniform_eval(eqn, args, avals)
+    if not all(_is_int_or_bool(getattr(a, "dtype", None)) for a in args):
+        return _uniform_eval(eqn, args, avals)
     arrs = [np.asarray(a) for a in args]
     out_dtype = np.dtype(avals[0].dtype)
     shape = tuple(int(d) for d in avals[0].shape)
@@ -114,13 +121,45 @@ def numpy_eval(eqn, args: list[Any]):
         elif name == "iota" and not arrs:
             res = _iota(eqn.params)
         else:
-            from .rules.structural import POSITION_EVALUATORS
-
-            entry = POSITION_EVALUATORS.get(name)
-            if entry is None or name == "pad":
-                return None
-            res = entry[0](eqn, arrs)[0]
+            return None
         res = np.asarray(res).astype(out_dtype, copy=False)
     if res.shape != shape:
         return None
     return [res]
+
+
+def _structural(name: str):
+    from .rules.structural import POSITION_EVALUATORS
+
+    entry = POSITION_EVALUATORS.get(name)
+    return None if entry is None else entry[0]
+
+
+def _is_uniform(a: Any) -> bool:
+    """A numpy array whose elements are all the same by construction (a broadcast)."""
+    return isinstance(a, np.ndarray | np.generic) and (
+        np.ndim(a) == 0 or np.size(a) <= 1 or all(s == 0 for s in np.asarray(a).strides)
+    )
+
+
+def _uniform_eval(eqn, args: list[Any], avals):
+    """Elementwise operation on broadcast constants: compute one element with JAX
+    and broadcast it (no full-size array is materialised)."""
+    from . import compat
+    from .rules.elementwise import DERIVATIVE_ARGS
+
+    if eqn.primitive.name not in DERIVATIVE_ARGS or len(avals) != 1:
+        return None
+    if not args or not all(_is_uniform(a) for a in args):
+        return None
+    scalars = [np.asarray(a).reshape(-1)[0] if np.size(a) else None for a in args]
+    if any(s is None for s in scalars):
+        return None
+    scalars = [np.asarray(s, dtype=np.asarray(a).dtype) for s, a in zip(scalars, args)]
+    try:
+        with compat.eqn_context(eqn):
+            one = np.asarray(compat.bind_eqn(eqn, *scalars))
+    except Exception:  # noqa: BLE001 - fall back to the full evaluation
+        return None
+    shape = tuple(int(d) for d in avals[0].shape)
+    return [np.broadcast_to(one.astype(avals[0].dtype, copy=False), shape)]

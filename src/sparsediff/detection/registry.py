@@ -90,6 +90,7 @@ class DetectionOptions:
     strict: bool = False
     known_value_limit: int = 10_000_000
     unroll_budget: int = 250_000
+    max_fallback_nnz: int = 500_000_000
 
 
 _state = threading.local()

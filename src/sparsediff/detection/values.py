@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import jax
 import numpy as np
 
 from .deps import Deps
@@ -13,9 +14,12 @@ __all__ = ["Val", "is_float_dtype"]
 
 
 def is_float_dtype(dtype: Any) -> bool:
-    """Whether values of ``dtype`` carry derivatives (real or complex floating)."""
+    """Whether values of ``dtype`` carry derivatives (real or complex floating,
+    including bfloat16 and the float8 types)."""
+    if dtype is None:
+        return False
     try:
-        return bool(np.issubdtype(np.dtype(dtype), np.inexact))
+        return bool(jax.dtypes.issubdtype(dtype, np.inexact))
     except TypeError:  # extended dtypes: PRNG keys, float0, tokens
         return False
 

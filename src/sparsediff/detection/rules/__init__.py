@@ -1,6 +1,15 @@
 """Family registrars that fill :data:`sparsediff.detection.registry.RULES`."""
 
-from . import contractions, control_flow, elementwise, indexing, linalg, misc, reductions, structural
+from . import (
+    contractions,
+    control_flow,
+    elementwise,
+    indexing,
+    linalg,
+    misc,
+    reductions,
+    structural,
+)
 
 FAMILIES = (elementwise, structural, indexing, reductions, contractions, control_flow, linalg, misc)
 

@@ -152,8 +152,10 @@ def cond_rule(ctx, eqn, invals):
 def _same(a: Deps | None, b: Deps | None) -> bool:
     if a is None or b is None:
         return (a is None or a.nnz == 0) and (b is None or b.nnz == 0)
-    return a.nnz == b.nnz and np.array_equal(a.indptr, b.indptr) and np.array_equal(
-        a.indices, b.indices
+    return (
+        a.nnz == b.nnz
+        and np.array_equal(a.indptr, b.indptr)
+        and np.array_equal(a.indices, b.indices)
     )
 
 
@@ -257,10 +259,14 @@ def scan_rule(ctx, eqn, invals):
         for t in range(length):
             for k, y in enumerate(per_step[t]):
                 steps[k].append(y)
-        ys = [_stack_steps(s, length, ctx.n) for s in steps] if length else [
-            Val((0, *tuple(int(d) for d in v.aval.shape)), v.aval.dtype)
-            for v in body.jaxpr.outvars[nk:]
-        ]
+        ys = (
+            [_stack_steps(s, length, ctx.n) for s in steps]
+            if length
+            else [
+                Val((0, *tuple(int(d) for d in v.aval.shape)), v.aval.dtype)
+                for v in body.jaxpr.outvars[nk:]
+            ]
+        )
         return list(carry) + ys
     return _scan_fixed_point(ctx, eqn, consts, init, xs)
 
@@ -277,7 +283,9 @@ def _scan_fixed_point(ctx, eqn, consts, init, xs):
     def body(carries):
         return ctx.eval_closed(p["jaxpr"], list(consts) + list(carries) + x_slices)[:nk]
 
-    final = _fixed_point(ctx, body, list(init), [x.deps for x in x_slices] + [c.deps for c in consts])
+    final = _fixed_point(
+        ctx, body, list(init), [x.deps for x in x_slices] + [c.deps for c in consts]
+    )
     outs = ctx.eval_closed(p["jaxpr"], list(consts) + final + x_slices)
     results = [c.deps for c in final]
     length = p["length"]
@@ -300,8 +308,9 @@ def linear_solve_rule(ctx, eqn, invals):
     n_mv, n_vm, n_s = lengths.matvec, lengths.vecmat, lengths.solve
     n_consts = n_mv + n_vm + n_s + lengths.transpose_solve
     mv_consts = list(invals[:n_mv])
-    s_consts = [Val(v.shape, v.dtype, None, v.known)
-                for v in invals[n_mv + n_vm : n_mv + n_vm + n_s]]
+    s_consts = [
+        Val(v.shape, v.dtype, None, v.known) for v in invals[n_mv + n_vm : n_mv + n_vm + n_s]
+    ]
     b = invals[n_consts:]
     x_unknown = [Val(v.shape, v.dtype) for v in b]
     through_a = ctx.eval_closed(jaxprs.matvec, mv_consts + x_unknown)

@@ -82,13 +82,13 @@ def _pointwise_gather(pos: np.ndarray, idx, params):
     shape = pos.shape
     smap = tuple(dn.start_index_map)
     if (
-        tuple(getattr(dn, "operand_batching_dims", ())) or tuple(dn.collapsed_slice_dims) != smap
+        tuple(getattr(dn, "operand_batching_dims", ()))
+        or tuple(dn.collapsed_slice_dims) != smap
         or smap != tuple(range(len(smap)))
         or any(params["slice_sizes"][d] != 1 for d in smap)
         or any(params["slice_sizes"][d] != shape[d] for d in range(len(smap), len(shape)))
-        or tuple(dn.offset_dims) != tuple(
-            range(np.ndim(idx) - 1, np.ndim(idx) - 1 + len(shape) - len(smap))
-        )
+        or tuple(dn.offset_dims)
+        != tuple(range(np.ndim(idx) - 1, np.ndim(idx) - 1 + len(shape) - len(smap)))
     ):
         return None
     mode = params["mode"]
@@ -237,7 +237,11 @@ def dynamic_update_slice_rule(ctx, eqn, invals):
 def register() -> None:
     register_rule(P.gather_p, gather_rule)
     register_rule(P.scatter_p, _scatter_rule(overwrites=True))
-    for prim in (P.scatter_add_p, P.scatter_mul_p, P.scatter_min_p, P.scatter_max_p):
-        register_rule(prim, _scatter_rule(overwrites=False))
+    from .elementwise import primitives_by_name
+
+    by_name = primitives_by_name()
+    for name in ("scatter-add", "scatter-sub", "scatter-mul", "scatter-min", "scatter-max"):
+        if name in by_name:
+            register_rule(by_name[name], _scatter_rule(overwrites=False))
     register_rule(P.dynamic_slice_p, dynamic_slice_rule)
     register_rule(P.dynamic_update_slice_p, dynamic_update_slice_rule)

@@ -44,7 +44,7 @@ def _blockwise(batch_ndim: int, eqn, invals):
         if v.shape[:batch_ndim] != batch_shape:  # unexpected layout: whole-operand union
             from ..interpreter import dense_fallback
 
-            return dense_fallback([o.aval for o in eqn.outvars], invals)
+            return dense_fallback([o.aval for o in eqn.outvars], invals, eqn.primitive.name)
         axes = tuple(range(batch_ndim, len(v.shape)))
         parts.append(reduce_axes(v.deps, v.shape, axes))
     per_batch = union(*parts)  # nb rows

@@ -37,8 +37,7 @@ def generic_reduce_rule(ctx, eqn, invals):
     operands, inits = invals[:k], invals[k:]
     axes = tuple(eqn.params["dimensions"])
     parts = [reduce_axes(v.deps, v.shape, axes) for v in operands]
-    parts += [take(v.deps, np.zeros(eqn.outvars[0].aval.size or 0, dtype=np.int64))
-              for v in inits]
+    parts += [take(v.deps, np.zeros(eqn.outvars[0].aval.size or 0, dtype=np.int64)) for v in inits]
     merged = union(*parts)
     return [merged] * k
 

@@ -100,7 +100,7 @@ def _rev(eqn, args):
 
 def pad_positions(x: np.ndarray, fill: np.ndarray | int, config) -> np.ndarray:
     """``lax.pad`` on positions: interior padding, then (possibly negative) edges."""
-    fill_val = int(np.asarray(fill).reshape(-1)[0]) if np.size(fill) else -1
+    fill_val = np.asarray(fill).reshape(-1)[0] if np.size(fill) else -1
     out = x
     for axis, (lo, hi, interior) in enumerate(config):
         n = out.shape[axis]
@@ -178,6 +178,9 @@ POSITION_EVALUATORS: dict[str, tuple[PosFn, Callable[[int], Sequence[int]] | Non
     "optimization_barrier": (_identity, None),
     "sharding_constraint": (_identity, None),
     "name": (_identity, None),
+    "reshard": (_identity, None),
+    "layout_constraint": (_identity, None),
+    "stage": (_identity, None),
 }
 
 

@@ -47,8 +47,9 @@ def window_positions(
     """
     tables = [
         tap_table(n, w, s, tuple(p), bd, wd)
-        for n, w, s, p, bd, wd in zip(shape, window, strides, padding, base_dilation,
-                                      window_dilation)
+        for n, w, s, p, bd, wd in zip(
+            shape, window, strides, padding, base_dilation, window_dilation
+        )
     ]
     nd = len(shape)
     out_shape = tuple(t.shape[0] for t in tables)
