@@ -23,6 +23,7 @@ import numpy as np
 
 from . import compat
 from .deps import Deps, reduce_all, take, union
+from .intervals import decide_comparison, infer_bounds
 from .known_eval import numpy_eval
 from .registry import (
     DetectionOptions,
@@ -124,7 +125,7 @@ class Interpreter:
             if known is not None:
                 return [self.val_of_aval(a, None, k) for a, k in zip(out_avals, known)]
         if not any(is_float_dtype(getattr(a, "dtype", None)) for a in out_avals):
-            return [self.val_of_aval(a) for a in out_avals]
+            return self._integer_outputs(eqn, invals, out_avals)
         if all(v.deps is None for v in invals):
             return [self.val_of_aval(a) for a in out_avals]
         rule = get_rule(eqn.primitive)
@@ -135,10 +136,33 @@ class Interpreter:
         outs = []
         for aval, res in zip(out_avals, results):
             if isinstance(res, Val):
-                outs.append(self.val_of_aval(aval, res.deps, res.known))
+                out = self.val_of_aval(aval, res.deps, res.known)
+                out.bounds = res.bounds
+                outs.append(out)
             else:
                 outs.append(self.val_of_aval(aval, res))
         return outs
+
+    def _integer_outputs(self, eqn, invals, out_avals) -> list[Val]:
+        """Outputs without derivatives: decided comparisons become known values,
+        integer results get interval bounds; call-like primitives are entered so
+        that bounds and known values inside them are not lost."""
+        decided = decide_comparison(eqn, invals)
+        if decided is not None:
+            return [self.val_of_aval(out_avals[0], None, decided)]
+        rule = get_rule(eqn.primitive)
+        if rule is not None and getattr(rule, "passes_values", False):
+            outs = rule(self, eqn, list(invals))
+            vals = []
+            for aval, res in zip(out_avals, outs):
+                v = self.val_of_aval(aval, None, res.known if isinstance(res, Val) else None)
+                v.bounds = res.bounds if isinstance(res, Val) else None
+                vals.append(v)
+            return vals
+        vals = [self.val_of_aval(a) for a in out_avals]
+        if len(vals) == 1:
+            vals[0].bounds = infer_bounds(eqn, invals)
+        return vals
 
     def _fallback(self, eqn: compat.JaxprEqn, invals: Sequence[Val], out_avals: list[Any]):
         name = eqn.primitive.name

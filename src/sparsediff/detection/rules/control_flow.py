@@ -318,6 +318,12 @@ def linear_solve_rule(ctx, eqn, invals):
     return [o.deps for o in ctx.eval_closed(jaxprs.solve, s_consts + rhs)]
 
 
+# Call-like rules return the inner jaxpr's values, so integer outputs keep
+# their known values and bounds through them.
+for _rule in (pjit_rule, closed_call_rule, remat_rule):
+    _rule.passes_values = True  # type: ignore[attr-defined]
+
+
 def register() -> None:
     register_rule(P.jit_p, pjit_rule)
     register_rule(P.closed_call_p, closed_call_rule)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from jax.extend.core import primitives as P
 
-from ..deps import broadcast_rows, union
+from ..deps import broadcast_rows, take, union
 from ..registry import register_rule
 
 __all__ = ["DERIVATIVE_ARGS", "ALL", "register"]
@@ -73,23 +73,29 @@ def elementwise_rule(ctx, eqn, invals):
         if v.deps is None:
             continue
         d = v.deps
-        if eqn.primitive.name == "mul":
+        name = eqn.primitive.name
+        if name == "mul" or (name == "div" and i == 1):
+            # x * c, c * x, and c / x: zero where the known c is zero
             d = _drop_known_zeros(d, v.shape, invals[1 - i])
         parts.append(broadcast_rows(d, v.shape, shape))
     return [union(*parts)]
 
 
-def _drop_known_zeros(d, shape, other):
-    """In ``x * c`` with known ``c``, entries where ``c == 0`` have zero derivative."""
+def _drop_known_zeros(d, shape, other, out_shape=None):
+    """In ``x * c`` (or ``c / x``) with known ``c``, entries where ``c == 0`` have
+    zero derivative with respect to ``x``."""
     if other.known is None or d is None:
         return d
-    c = other.known_np()
-    if c.shape != tuple(shape) or c.all():
+    nonzero = np.asarray(other.known_np()) != 0
+    if nonzero.all():
         return d
-    from ..deps import take
-
-    keep = np.where(c.reshape(-1) != 0, np.arange(c.size), -1)
-    return take(d, keep)
+    if not nonzero.any():
+        return None
+    shape = tuple(shape)
+    if shape and np.broadcast_shapes(nonzero.shape, shape) == shape:
+        keep = np.broadcast_to(nonzero, shape).reshape(-1)
+        return take(d, np.where(keep, np.arange(keep.size), -1))
+    return d
 
 
 def _select_n(ctx, invals, shape):

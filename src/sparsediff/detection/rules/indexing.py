@@ -17,6 +17,7 @@ from jax import lax
 from jax.extend.core import primitives as P
 
 from ..deps import aggregate, reduce_all, reduce_axes, take, union
+from ..intervals import MAX_CANDIDATES, bounds_of, candidates
 from ..registry import register_rule
 
 __all__ = ["register", "scatter_targets"]
@@ -45,6 +46,17 @@ def gather_rule(ctx, eqn, invals):
     if indices.known is not None:
         idx = indices.known
         pos = _positions32(shape)
+    elif (values := _bounded_index_values(indices)) is not None:
+        # Bounded input-dependent indices: union over every value they can take.
+        pos = _positions32(shape)
+        parts = []
+        for value in values:
+            idx = np.full(indices.shape, value, dtype=np.int32)
+            out = _pointwise_gather(pos, idx, params)
+            if out is None:
+                out = P.gather_p.bind(pos, idx, **params)
+            parts.append(take(deps, _as_np(out)))
+        return [union(*parts)]
     else:
         # Unknown indices: any element along the indexed axes may be taken.
         axes = tuple(params["dimension_numbers"].start_index_map)
@@ -57,6 +69,15 @@ def gather_rule(ctx, eqn, invals):
     if out is None:
         out = P.gather_p.bind(pos, idx, **params)
     return [take(deps, _as_np(out))]
+
+
+def _bounded_index_values(indices) -> np.ndarray | None:
+    b = bounds_of(indices)
+    if b is None or b[1] - b[0] + 1 > MAX_CANDIDATES:
+        return None
+    lo = max(b[0], np.iinfo(np.int32).min)
+    hi = min(b[1], np.iinfo(np.int32).max)
+    return np.arange(lo, hi + 1, dtype=np.int64)
 
 
 def _resolve(idx: np.ndarray, dims: tuple[int, ...], mode) -> np.ndarray:
@@ -186,11 +207,37 @@ def _starts(invals, first: int, ndim: int):
     return out
 
 
+def _start_choices(invals, first, shape, sizes):
+    """Per axis, the clamped start values an unknown but bounded start can take."""
+    import itertools
+
+    choices = []
+    for i, v in enumerate(invals[first : first + len(shape)]):
+        if v.known is not None:
+            choices.append([int(np.asarray(v.known).reshape(()))])
+        else:
+            c = candidates(v, 0, shape[i] - sizes[i])
+            if c is None:
+                return None
+            choices.append([int(x) for x in c])
+    total = int(np.prod([len(c) for c in choices]))
+    if total > MAX_CANDIDATES:
+        return None
+    return list(itertools.product(*choices))
+
+
 def dynamic_slice_rule(ctx, eqn, invals):
     operand = invals[0]
     shape = operand.shape
     sizes = tuple(int(s) for s in eqn.params["slice_sizes"])
     starts = _starts(invals, 1, len(shape))
+    if None in starts and (combos := _start_choices(invals, 1, shape, sizes)) is not None:
+        pos = np.arange(operand.size, dtype=np.int64).reshape(shape)
+        parts = [
+            take(operand.deps, pos[tuple(slice(s, s + k) for s, k in zip(combo, sizes))])
+            for combo in combos
+        ]
+        return [union(*parts)]
     unknown = tuple(i for i, s in enumerate(starts) if s is None)
     deps = operand.deps
     pos = np.arange(operand.size, dtype=np.int64).reshape(shape)
@@ -210,6 +257,15 @@ def dynamic_update_slice_rule(ctx, eqn, invals):
     shape = operand.shape
     ushape = update.shape
     starts = _starts(invals, 2, len(shape))
+    if None in starts and (combos := _start_choices(invals, 2, shape, ushape)) is not None:
+        # The update lands at one of the candidate windows; the operand may survive.
+        upd_pos = np.arange(update.size, dtype=np.int64).reshape(ushape)
+        parts = [operand.deps]
+        for combo in combos:
+            target = np.full(shape, -1, dtype=np.int64)
+            target[tuple(slice(s, s + k) for s, k in zip(combo, ushape))] = upd_pos
+            parts.append(take(update.deps, target))
+        return [union(*parts)]
     unknown = tuple(i for i, s in enumerate(starts) if s is None)
     out_pos = np.arange(operand.size, dtype=np.int64).reshape(shape)
     upd_deps = update.deps

@@ -1,0 +1,177 @@
+"""Loops and branches: exact where the program's known values allow, sound always."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+import sparsediff as sd
+from tests.oracle import assert_sound
+
+N = 8
+x8 = np.ones(N, np.float32)
+
+
+def band(n, k):
+    """Periodic band of half-width k."""
+    out = np.zeros((n, n), bool)
+    for d in range(-k, k + 1):
+        out |= np.roll(np.eye(n, dtype=bool), d, axis=1)
+    return out
+
+
+def stencil(c):
+    return c + jnp.roll(c, 1) + jnp.roll(c, -1)
+
+
+def test_rnn_scan_is_lower_triangular():
+    def rnn(x):
+        return lax.scan(lambda h, xt: (jnp.tanh(0.5 * h + xt),) * 2, 0.0, x)[1]
+
+    p = sd.jacobian_sparsity(rnn, x8)
+    assert_sound(p, rnn, (x8,))
+    np.testing.assert_array_equal(p.todense(), np.tril(np.ones((N, N), bool)))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_fori_loop_stencil_bandwidth(k):
+    def f(x):
+        return lax.fori_loop(0, k, lambda i, c: stencil(c), x)
+
+    x = np.ones(16, np.float32)
+    p = sd.jacobian_sparsity(f, x)
+    assert_sound(p, f, (x,))
+    np.testing.assert_array_equal(p.todense(), band(16, k))
+
+
+def test_fori_loop_counter_is_known():
+    def f(x):
+        return lax.fori_loop(0, N, lambda i, acc: acc.at[i].set(x[i] ** 2), jnp.zeros(N))
+
+    np.testing.assert_array_equal(sd.jacobian_sparsity(f, x8).todense(), np.eye(N, dtype=bool))
+    h = sd.hessian_sparsity(lambda x: jnp.sum(f(x)), x8)
+    np.testing.assert_array_equal(h.todense(), np.eye(N, dtype=bool))
+
+
+def test_fori_loop_dynamic_bounds_lowers_to_while_with_counter():
+    def f(x, n):
+        return lax.fori_loop(0, n, lambda i, c: stencil(c), x)
+
+    # n is traced (a non-differentiated argument): the trip count is unknown
+    p = sd.jacobian_sparsity(f, x8, np.int32(2))
+    assert_sound(p, f, (x8, np.int32(2)))
+    assert p.nnz == N * N  # fixed point: the stencil reaches everything
+    # with a static bound the counter is known and the loop is exact
+    p = sd.jacobian_sparsity(lambda x: lax.fori_loop(0, 2, lambda i, c: stencil(c), x), x8)
+    np.testing.assert_array_equal(p.todense(), band(N, 2))
+
+
+def test_while_with_counter_iterates_exactly():
+    def f(x):
+        def body(c):
+            return stencil(c[0]), c[1] + 1
+
+        return lax.while_loop(lambda c: c[1] < 2, body, (x, 0))[0]
+
+    p = sd.jacobian_sparsity(f, x8)
+    assert_sound(p, f, (x8,))
+    np.testing.assert_array_equal(p.todense(), band(N, 2))
+
+
+def test_while_with_data_dependent_condition_is_a_sound_fixed_point():
+    def f(x):
+        def body(c):
+            return jnp.roll(c[0], 1) * 0.5 + c[0] * 0.1, c[1] + 1
+
+        return lax.while_loop(lambda c: jnp.sum(c[0]) > 1.0, body, (x, 0))[0]
+
+    p = sd.jacobian_sparsity(f, x8)
+    assert_sound(p, f, (x8,))
+    assert p.nnz == N * N
+
+
+def test_scan_reverse_multiple_carries_xs_none_and_unroll():
+    def f(x):
+        def step(carry, _):
+            a, b = carry
+            return (a + jnp.roll(b, 1), b * 2), a[0]
+
+        (a, b), ys = lax.scan(step, (x, x[::-1]), xs=None, length=3, reverse=True, unroll=2)
+        return jnp.concatenate([a, b, ys])
+
+    p = sd.jacobian_sparsity(f, x8)
+    assert_sound(p, f, (x8,))
+    assert p.shape == (2 * N + 3, N)
+    np.testing.assert_array_equal(p.todense()[N : 2 * N], np.eye(N, dtype=bool)[::-1])
+
+
+def test_scan_reverse_stacks_outputs_in_order():
+    def f(x):
+        return lax.scan(lambda c, xt: (c + xt, c + xt), 0.0, x, reverse=True)[1]
+
+    p = sd.jacobian_sparsity(f, x8)
+    assert_sound(p, f, (x8,))
+    np.testing.assert_array_equal(p.todense(), np.triu(np.ones((N, N), bool)))
+
+
+def test_long_scan_beyond_budget_falls_back_soundly():
+    def f(x):
+        return lax.scan(lambda c, xt: (c * 0.9 + xt, c), 0.0, x)[1]
+
+    with sd.detection_options(unroll_budget=10):
+        p = sd.jacobian_sparsity(f, x8)
+    assert_sound(p, f, (x8,))
+    exact = sd.jacobian_sparsity(f, x8)
+    assert exact.nnz < p.nnz  # the fixed point is coarser than exact unrolling
+    assert not (exact.todense() & ~p.todense()).any()
+
+
+def test_cond_and_switch_union_or_known_branch():
+    def f(x):
+        return lax.cond(jnp.sum(x) > 0, lambda y: y[::-1], lambda y: jnp.roll(y, 1), x)
+
+    p = sd.jacobian_sparsity(f, x8)
+    assert_sound(p, f, (x8,))
+    eye = np.eye(N, dtype=bool)
+    np.testing.assert_array_equal(p.todense(), eye[::-1] | np.roll(eye, -1, axis=1))
+
+    def g(x, flag):
+        return lax.switch(flag, [lambda y: y, lambda y: y[::-1], lambda y: y * y[0]], x)
+
+    assert sd.jacobian_sparsity(g, x8, flag=1).nnz == N  # a static index is known
+
+
+def test_linear_solve_blocks_stay_separate():
+    def f(x):
+        a = x.reshape(2, 2, 2) + 3 * jnp.eye(2)
+        return jnp.linalg.solve(a, jnp.ones((2, 2, 1)))
+
+    p = sd.jacobian_sparsity(f, x8)
+    assert_sound(p, f, (x8,))
+    np.testing.assert_array_equal(
+        p.todense(), np.kron(np.eye(2, dtype=bool), np.ones((2, 4), bool))
+    )
+
+
+def test_hessian_of_scan_and_piecewise_where():
+    def f(x):
+        return jnp.sum(lax.scan(lambda c, xt: (c, jnp.sin(xt) * xt), 0.0, x)[1])
+
+    np.testing.assert_array_equal(sd.hessian_sparsity(f, x8).todense(), np.eye(N, dtype=bool))
+
+    def g(x):
+        return jnp.sum(jnp.where(x > 0, x**3, x**2))
+
+    np.testing.assert_array_equal(sd.hessian_sparsity(g, x8).todense(), np.eye(N, dtype=bool))
+
+
+def test_nested_jit_inside_loop_keeps_counter_known():
+    def f(x):
+        return lax.fori_loop(
+            0, N, lambda i, acc: jax.jit(lambda a, j: a.at[j].set(x[j] * 2))(acc, i), x * 0
+        )
+
+    np.testing.assert_array_equal(sd.jacobian_sparsity(f, x8).todense(), np.eye(N, dtype=bool))
