@@ -48,9 +48,15 @@ CASES = {
     ),
     "scatter_unknown_index": (
         lambda x: jnp.zeros(N).at[jnp.clip(x.astype(jnp.int32), 0, 1)].add(x),
+        2 * N,
+        2 * N,
+        "bounded: each update may land on element 0 or 1 (exact here)",
+    ),
+    "scatter_unbounded_index": (
+        lambda x: jnp.zeros(N).at[x.astype(jnp.int32) % 2].add(x),
         N * N,
         2 * N,
-        "scatters with input-dependent indices may write anywhere (bounds not used yet)",
+        "x % 2 plus index normalisation defeats interval bounds: any element may be hit",
     ),
     "scatter_set_duplicate_indices": (
         lambda x: x.at[jnp.array([0, 0])].set(x[1:3]),
@@ -84,7 +90,9 @@ CASES = {
     ),
     "unknown_primitive_callback": (
         lambda x: jax.pure_callback(
-            lambda v: np.asarray(v) * 2, jax.ShapeDtypeStruct((N,), jnp.float32), x,
+            lambda v: np.asarray(v) * 2,
+            jax.ShapeDtypeStruct((N,), jnp.float32),
+            x,
             vmap_method="sequential",
         ),
         N * N,

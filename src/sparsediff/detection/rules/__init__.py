@@ -8,10 +8,12 @@ from . import (
     linalg,
     misc,
     reductions,
+    sparse,
     structural,
 )
 
 FAMILIES = (elementwise, structural, indexing, reductions, contractions, control_flow, linalg, misc)
+FAMILIES = (*FAMILIES, sparse)
 
 for _family in FAMILIES:
     _family.register()

@@ -172,10 +172,25 @@ def _scatter_rule(overwrites: bool):
         mode = eqn.params["mode"]
         out_size = operand.size
         if indices.known is None:
-            # Unknown destinations: every output element may receive any update.
-            upd = reduce_all(updates.deps)
-            spread = take(upd, np.zeros(out_size, dtype=np.int64))
-            return [union(operand.deps, spread)]
+            values = _bounded_index_values(indices)
+            if values is None:
+                # Unknown destinations: every output element may receive any update.
+                upd = reduce_all(updates.deps)
+                spread = take(upd, np.zeros(out_size, dtype=np.int64))
+                return [union(operand.deps, spread)]
+            # Bounded destinations: the union over every value the indices can take;
+            # the operand may survive anywhere.
+            land = (
+                lax.GatherScatterMode.CLIP
+                if mode == lax.GatherScatterMode.CLIP
+                else (lax.GatherScatterMode.FILL_OR_DROP)
+            )
+            parts = [operand.deps]
+            for value in values:
+                idx = np.full(indices.shape, value, dtype=np.int32)
+                targets = scatter_targets(operand.shape, idx, updates.shape, dnums, land)
+                parts.append(aggregate(updates.deps, targets, np.arange(updates.size), out_size))
+            return [union(*parts)]
         idx = indices.known
         clip = mode == lax.GatherScatterMode.CLIP
         land_mode = lax.GatherScatterMode.CLIP if clip else lax.GatherScatterMode.FILL_OR_DROP
