@@ -63,16 +63,20 @@ class Timing:
         return min(self.times)
 
 
-def time_call(fn: Callable[[], Any], repeats: int) -> Timing:
+def time_call(fn: Callable[[], Any], repeats: int, long_call: float | None = None) -> Timing:
     """Calls ``fn()`` ``repeats`` times and returns the times and the last call's result.
 
     A ``gc.collect()`` precedes every call (outside the timed region) so that garbage left by
     the previous call is not charged to the next one; the garbage collector stays enabled during
     the call, as in normal use.  Timing uses ``time.perf_counter``.
+
+    With ``long_call`` set, the repetitions stop early once one call has taken at least
+    ``long_call`` seconds (for such calls the run-to-run noise is small compared with the time,
+    and repeating them would dominate the benchmark's run time).
     """
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
-    times = []
+    times: list[float] = []
     result = None
     for _ in range(repeats):
         result = None  # drop the previous result before collecting
@@ -80,6 +84,8 @@ def time_call(fn: Callable[[], Any], repeats: int) -> Timing:
         t0 = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t0)
+        if long_call is not None and times[-1] >= long_call:
+            break
     return Timing(tuple(times), result)
 
 

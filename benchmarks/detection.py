@@ -3,12 +3,22 @@
 Usage::
 
     python -m benchmarks.detection [--quick] [--max-n N] [--no-asdex] [--memory]
+                                   [--problems NAME ...] [--repeats K] [--no-exactness]
 
-For every problem of ``benchmarks.problems`` and every size, the script times the full
-detection call (``jacobian_sparsity`` or ``hessian_sparsity``) of both tools and prints a
-Markdown table with the times, the ratio ``asdex time / sparsediff time``, the number of
-nonzeros each tool found, whether the two patterns are equal (and if not, which tool has extra
-entries) and sparsediff's time per nonzero in ns, which should stay roughly flat across sizes.
+For every problem of ``benchmarks.problems`` (``diff``, ``brusselator``, ``rosenbrock``,
+``conv2d``, ``fori_stencil``, ``scan``) and every size, the script times the full detection
+call (``jacobian_sparsity`` or ``hessian_sparsity``) of both tools and prints a Markdown table
+with the times, the ratio ``asdex time / sparsediff time``, the number of nonzeros each tool
+found beside the exact count (from a formula), whether the two patterns are equal (and if not,
+which tool has extra entries) and sparsediff's time per nonzero in ns, which should stay
+roughly flat across sizes.  The summary gives, per problem, PASS/FAIL against the target of a
+``>= 10x`` speedup at the largest size both tools ran.
+
+An exactness table follows: for the small cases of ``EXACTNESS_CASES`` (a convolution kernel
+with zero taps, a counter-driven ``while_loop``, ``stop_gradient``, a constant banded matrix,
+``where`` with a constant mask, a ``fori_loop`` writing one entry per step) it prints the
+nonzeros found by each tool beside the true count and says whether each tool is exact,
+conservative (extra entries) or unsound (missing entries).
 
 Methodology
 -----------
@@ -17,16 +27,20 @@ Methodology
 * Per problem and tool, one untimed warm-up call at the smallest size of the run absorbs import
   and first-trace costs.
 * Each measurement is the best of ``k = 3`` calls, or of a single call for inputs with at least
-  ``10^6`` elements; the same rule applies to both tools.  ``time.perf_counter`` wall time,
-  ``gc.collect()`` before (outside) every call.
+  ``10^6`` elements; the repetitions also stop after any call that takes ``>= 5 s`` (then
+  ``k = 1``).  The same rules apply to both tools; the ``k`` column gives sparsediff's and
+  asdex's ``k``.  ``time.perf_counter`` wall time, ``gc.collect()`` before (outside) every call.
 * asdex is skipped above a per-problem size cap (``Problem.asdex_max``) to keep the full run
-  near ten minutes.
+  under fifteen minutes.
 * After the tables, each problem is checked at a tiny size: both patterns are compared entry by
   entry, and against the nonzeros of the dense derivative computed with JAX at a random point.
-* ``--memory`` runs ``(x[1:] - x[:-1])**2`` at ``n = 10^7`` with sparsediff in a fresh
-  interpreter (before the timing runs) and reports its peak RSS against the 16 GB target.  The
-  peak is ``VmHWM`` from ``/proc/self/status`` on Linux: ``ru_maxrss`` survives ``exec`` there
-  and would include the parent's peak; it is reported alongside, and used on other systems.
+* Exactness cases: the true pattern is the union of the nonzeros of the dense ``jax.jacfwd``
+  Jacobian at three random points, cross-checked against a hand-derived count.
+* ``--memory`` runs, each in a fresh interpreter (before the timing runs), sparsediff on
+  ``(x[1:] - x[:-1])**2`` at ``n = 10^7`` (16 GB target) and both tools on the scan recurrence
+  at ``L = 10^4`` (``5 * 10^7`` nonzeros), and reports the peak RSS.  The peak is ``VmHWM``
+  from ``/proc/self/status`` on Linux: ``ru_maxrss`` survives ``exec`` there and would include
+  the parent's peak; it is reported alongside, and used on other systems.
 """
 
 from __future__ import annotations
@@ -60,13 +74,39 @@ from .common import (
     run_json_child,
     time_call,
 )
-from .problems import PROBLEMS, Problem, chained_diff, format_size, get_problem
+from .problems import (
+    EXACTNESS_CASES,
+    PROBLEMS,
+    ExactnessCase,
+    Problem,
+    format_size,
+    get_problem,
+)
 
-__all__ = ["run", "small_checks", "memory_check", "summarize", "main", "TARGET_SPEEDUP"]
+__all__ = [
+    "run",
+    "small_checks",
+    "exactness_checks",
+    "memory_check",
+    "summarize",
+    "summarize_exactness",
+    "main",
+    "TARGET_SPEEDUP",
+]
 
 TARGET_SPEEDUP = 10.0
 MEMORY_TARGET_BYTES = 16e9
 MEMORY_N = 10**7
+#: (problem, size, tool) of the ``--memory`` runs, each in a fresh interpreter.
+MEMORY_RUNS = (
+    ("diff", MEMORY_N, "sparsediff"),
+    ("scan", 10**4, "sparsediff"),
+    ("scan", 10**4, "asdex"),
+)
+#: calls at least this long are not repeated (see the module docstring)
+LONG_CALL = 5.0
+#: random points whose dense Jacobians are united into the true pattern of an exactness case
+EXACTNESS_SEEDS = (1, 2, 3)
 SD = "sparsediff"
 AS = "asdex"
 
@@ -94,6 +134,13 @@ def _make_input(tool: str, problem: Problem, size: int) -> Any:
     return problem.spec(size) if tool == SD else problem.concrete(size)
 
 
+def _true_nnz(problem: Problem, size: int) -> int | None:
+    if problem.nnz_formula is None:
+        return None
+    nnz = problem.nnz_formula(size)
+    return None if nnz is None else int(nnz)
+
+
 def _output_size(problem: Problem, size: int) -> tuple[int, int]:
     n = problem.n_in(size)
     if problem.kind == "hessian":
@@ -109,7 +156,7 @@ def _measure(tool: str, problem: Problem, size: int, repeats: int) -> dict[str, 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            timing = time_call(lambda: det(problem.fn, x), repeats)
+            timing = time_call(lambda: det(problem.fn, x), repeats, long_call=LONG_CALL)
         except Exception as exc:  # noqa: BLE001 - reported in the table, not fatal
             return {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:200]}
     msgs = sorted({f"{w.category.__name__}: {str(w.message)[:120]}" for w in caught})
@@ -141,11 +188,13 @@ def run(
         max_n: skip sizes whose input has more than ``max_n`` elements.
         use_asdex: also time asdex (ignored, with a note, when asdex is not installed).
         problems: names of the problems to run (default: all).
-        repeats: ``k`` of best-of-``k`` for inputs with fewer than ``10^6`` elements.
+        repeats: ``k`` of best-of-``k`` for inputs with fewer than ``10^6`` elements (calls of
+            ``>= 5 s`` are not repeated).
         verbose: print progress on stderr.
 
     Each row has the keys ``problem``, ``kind``, ``size``, ``size_label``, ``n_in``, ``shape``,
-    ``sd_time``, ``sd_nnz``, ``sd_ns_per_nnz``, ``sd_repeats``, ``sd_error``, ``sd_warnings``,
+    ``true_nnz`` (exact count from ``Problem.nnz_formula``, or ``None``), ``sd_time``,
+    ``sd_nnz``, ``sd_ns_per_nnz``, ``sd_repeats`` (calls made), ``sd_error``, ``sd_warnings``,
     ``asdex_status`` (``"ran"``, ``"skipped"``, ``"not installed"``, ``"disabled"`` or
     ``"error"``), ``asdex_time``, ``asdex_nnz``, ``asdex_repeats``, ``asdex_error``,
     ``ratio`` (asdex time / sparsediff time), ``patterns`` (``"equal"``, a difference summary,
@@ -181,6 +230,7 @@ def run(
                 "size_label": prob.size_label(size),
                 "n_in": n_in,
                 "shape": _output_size(prob, size),
+                "true_nnz": _true_nnz(prob, size),
                 "sd_time": None,
                 "sd_nnz": None,
                 "sd_ns_per_nnz": None,
@@ -205,6 +255,7 @@ def run(
                 row["sd_error"] = sd["error"]
             else:
                 row["sd_time"] = sd["time"]
+                row["sd_repeats"] = len(sd["times"])
                 row["sd_nnz"] = int(sd_pat.nnz)
                 row["sd_warnings"] = sd["warnings"]
                 if sd_pat.nnz:
@@ -225,6 +276,7 @@ def run(
                 else:
                     row["asdex_status"] = "ran"
                     row["asdex_time"] = ad["time"]
+                    row["asdex_repeats"] = len(ad["times"])
                     row["asdex_nnz"] = int(ad["pattern"].nnz)
                     if sd_pat is not None:
                         diff = compare_patterns(sd_pat, ad["pattern"])
@@ -304,25 +356,106 @@ def small_checks(use_asdex: bool = True) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------------------------
+# Exactness cases (patterns that value-blind detection over-approximates)
+# --------------------------------------------------------------------------------------------
+
+
+def _true_keys(case: ExactnessCase) -> np.ndarray:
+    """Union of the nonzeros of the dense Jacobian at the points of ``EXACTNESS_SEEDS``."""
+    jac = jax.jit(jax.jacfwd(case.fn))
+    keys = []
+    for seed in EXACTNESS_SEEDS:
+        mat = np.asarray(jac(case.concrete(seed=seed))).reshape(-1, case.n_in)
+        rows, cols = np.nonzero(mat)
+        keys.append(pattern_keys(rows, cols, case.n_in))
+    return np.unique(np.concatenate(keys))
+
+
+def _verdict(found: np.ndarray, truth: np.ndarray) -> tuple[str, int, int]:
+    """``("exact" | "conservative" | "UNSOUND", missing, extra)`` of a pattern vs the truth."""
+    missing = int(np.setdiff1d(truth, found, assume_unique=True).size)
+    extra = int(np.setdiff1d(found, truth, assume_unique=True).size)
+    if missing:
+        return "UNSOUND", missing, extra
+    return ("conservative" if extra else "exact"), missing, extra
+
+
+def exactness_checks(
+    use_asdex: bool = True, cases: Sequence[ExactnessCase] = EXACTNESS_CASES
+) -> list[dict[str, Any]]:
+    """Runs both tools on the exactness cases and compares their patterns with the truth.
+
+    Returns one dict per case with ``case``, ``title``, ``shape`` (of the Jacobian),
+    ``analytic_nnz``, ``true_nnz`` (nonzeros of the union of dense Jacobians at three random
+    points) and, per tool, ``<tool>_nnz``, ``<tool>_verdict`` (``"exact"``,
+    ``"conservative"`` or ``"UNSOUND"``), ``<tool>_missing`` and ``<tool>_extra`` (counts of
+    entries vs the truth), or ``<tool>_error``.
+    """
+    tools = [SD] + ([AS] if use_asdex and have_module("asdex") else [])
+    out = []
+    for case in cases:
+        truth = _true_keys(case)
+        res: dict[str, Any] = {
+            "case": case.name,
+            "title": case.title,
+            "analytic_nnz": case.analytic_nnz,
+            "true_nnz": int(truth.size),
+        }
+        for tool in tools:
+            det = _detector(tool, "jacobian")
+            x = case.spec() if tool == SD else case.concrete()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pat = det(case.fn, x)
+            except Exception as exc:  # noqa: BLE001 - reported in the table
+                res[f"{tool}_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+                continue
+            res["shape"] = tuple(int(d) for d in pat.shape)
+            found = pattern_keys(pat.rows, pat.cols, case.n_in)
+            verdict, missing, extra = _verdict(found, truth)
+            res[f"{tool}_nnz"] = int(found.size)
+            res[f"{tool}_verdict"] = verdict
+            res[f"{tool}_missing"] = missing
+            res[f"{tool}_extra"] = extra
+        out.append(res)
+    return out
+
+
+def summarize_exactness(exact: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per tool that ran: how many cases were exact, conservative, unsound or errors."""
+    out: dict[str, dict[str, int]] = {}
+    for tool in (SD, AS):
+        if not any(f"{tool}_nnz" in e or f"{tool}_error" in e for e in exact):
+            continue
+        counts = {"exact": 0, "conservative": 0, "UNSOUND": 0, "error": 0, "total": len(exact)}
+        for e in exact:
+            counts[e.get(f"{tool}_verdict", "error")] += 1
+        out[tool] = counts
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Memory check (in a fresh interpreter)
 # --------------------------------------------------------------------------------------------
 
 
-def _memory_child(n: int) -> None:
+def _memory_child(n: int, problem: str = "diff", tool: str = SD) -> None:
     """Body of the ``--memory-child`` subprocess: prints one JSON line."""
-    import jax.numpy as jnp
-
-    import sparsediff
-
+    prob = get_problem(problem)
+    det = _detector(tool, prob.kind)
     # Warm up on a tiny size so that the baseline includes JAX's own start-up footprint.
-    sparsediff.jacobian_sparsity(chained_diff, jax.ShapeDtypeStruct((10,), jnp.float32))
+    det(prob.fn, _make_input(tool, prob, prob.check_size))
+    x = _make_input(tool, prob, n)
     base = peak_rss_bytes()
     t0 = time.perf_counter()
-    pat = sparsediff.jacobian_sparsity(chained_diff, jax.ShapeDtypeStruct((n,), jnp.float32))
+    pat = det(prob.fn, x)
     elapsed = time.perf_counter() - t0
     print(
         json.dumps(
             {
+                "problem": problem,
+                "tool": tool,
                 "n": n,
                 "nnz": int(pat.nnz),
                 "time": elapsed,
@@ -334,13 +467,21 @@ def _memory_child(n: int) -> None:
     )
 
 
-def memory_check(n: int = MEMORY_N, timeout: float = 600.0) -> dict[str, Any]:
-    """Peak RSS of sparsediff detecting ``(x[1:] - x[:-1])**2`` at size ``n`` (fresh process)."""
+def memory_check(
+    n: int = MEMORY_N, timeout: float = 600.0, problem: str = "diff", tool: str = SD
+) -> dict[str, Any]:
+    """Peak RSS of ``tool`` detecting the pattern of ``problem`` at size ``n`` (fresh process).
+
+    The default is sparsediff on ``(x[1:] - x[:-1])**2`` at ``n = 10^7``.
+    """
+    args = ["-m", "benchmarks.detection", "--memory-child", str(n)]
+    args += ["--memory-problem", problem, "--memory-tool", tool]
+    base = {"problem": problem, "tool": tool, "n": n, "target": MEMORY_TARGET_BYTES}
     try:
-        res = run_json_child(["-m", "benchmarks.detection", "--memory-child", str(n)], timeout)
+        res = run_json_child(args, timeout)
     except Exception as exc:  # noqa: BLE001
-        return {"n": n, "error": f"{type(exc).__name__}: {exc}", "target": MEMORY_TARGET_BYTES}
-    res["target"] = MEMORY_TARGET_BYTES
+        return {**base, "error": f"{type(exc).__name__}: {exc}"}
+    res.update(base)
     res["pass"] = res["peak_rss"] <= MEMORY_TARGET_BYTES
     return res
 
@@ -372,6 +513,7 @@ def format_table(rows: Sequence[dict[str, Any]], problem: Problem) -> str:
         "asdex/sd",
         "sd nnz",
         "asdex nnz",
+        "true nnz",
         "patterns",
         "sd ns/nnz",
         "k",
@@ -382,6 +524,9 @@ def format_table(rows: Sequence[dict[str, Any]], problem: Problem) -> str:
         if r["sd_warnings"]:
             sd_cell += " (!)"
         ns = r["sd_ns_per_nnz"]
+        k = str(r["sd_repeats"])
+        if r["asdex_repeats"] is not None:
+            k += f"/{r['asdex_repeats']}"
         body.append(
             [
                 r["size_label"],
@@ -391,12 +536,50 @@ def format_table(rows: Sequence[dict[str, Any]], problem: Problem) -> str:
                 fmt_ratio(r["ratio"]),
                 fmt_int(r["sd_nnz"]),
                 fmt_int(r["asdex_nnz"]),
+                fmt_int(r.get("true_nnz")),
                 r["patterns"] or "-",
                 "-" if ns is None else f"{ns:.1f}",
-                str(r["sd_repeats"]),
+                k,
             ]
         )
-    return markdown_table(headers, body, align="lrrrrrrlrr")
+    return markdown_table(headers, body, align="lrrrrrrrlrr")
+
+
+def _exact_cell(e: dict[str, Any], tool: str) -> tuple[str, str]:
+    """(nnz, verdict) cells of one tool in the exactness table."""
+    if f"{tool}_error" in e:
+        return "error", e[f"{tool}_error"][:60]
+    if f"{tool}_nnz" not in e:
+        return "-", "-"
+    verdict = e[f"{tool}_verdict"]
+    if verdict == "conservative":
+        verdict += f" (+{e[f'{tool}_extra']:,})"
+    elif verdict == "UNSOUND":
+        verdict += f" (missing {e[f'{tool}_missing']:,})"
+    return fmt_int(e[f"{tool}_nnz"]), verdict
+
+
+def format_exactness_table(exact: Sequence[dict[str, Any]]) -> str:
+    headers = ["case", "jacobian", "analytic nnz", "true nnz", "sd nnz", "sparsediff"]
+    headers += ["asdex nnz", "asdex"]
+    body = []
+    for e in exact:
+        shape = e.get("shape")
+        sd_nnz, sd_v = _exact_cell(e, SD)
+        as_nnz, as_v = _exact_cell(e, AS)
+        body.append(
+            [
+                e["title"],
+                "-" if shape is None else _shape_str(shape),
+                fmt_int(e["analytic_nnz"]),
+                fmt_int(e["true_nnz"]),
+                sd_nnz,
+                sd_v,
+                as_nnz,
+                as_v,
+            ]
+        )
+    return markdown_table(headers, body, align="lrrrrlrl")
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -426,6 +609,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             s.update(
                 size_label=None, speedup=None, verdict="n/a (asdex not run)", patterns_equal=None
             )
+        counted = [r for r in prs if r["sd_nnz"] is not None and r.get("true_nnz") is not None]
+        s["sd_nnz_true"] = all(r["sd_nnz"] == r["true_nnz"] for r in counted) if counted else None
         out.append(s)
     return out
 
@@ -438,11 +623,28 @@ def _format_entries(entries: list[tuple[int, int]], limit: int = 12) -> str:
     return f"{len(entries)}: {shown}{more}"
 
 
+def _memory_line(m: dict[str, Any]) -> str:
+    prob = get_problem(m.get("problem", "diff"))
+    tool = m.get("tool", SD)
+    tag = f"{prob.name} {prob.size_label(m['n'])}, {tool} in a fresh process"
+    if "error" in m:
+        return f"- {tag}: FAILED ({m['error']})"
+    line = (
+        f"- {tag}: peak RSS {fmt_bytes(m['peak_rss'])} (after JAX start-up and warm-up: "
+        f"{fmt_bytes(m['baseline_rss'])}; ru_maxrss {fmt_bytes(m['ru_maxrss'])}), "
+        f"detection {fmt_seconds(m['time'])}, nnz {fmt_int(m['nnz'])}"
+    )
+    if tool == SD:
+        line += f"; target <= {fmt_bytes(m['target'])}: {'PASS' if m['pass'] else 'FAIL'}"
+    return line
+
+
 def report(
     rows: Sequence[dict[str, Any]],
     checks: Sequence[dict[str, Any]] | None = None,
-    memory: dict[str, Any] | None = None,
+    memory: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
     quick: bool = False,
+    exactness: Sequence[dict[str, Any]] | None = None,
 ) -> str:
     lines = ["# Sparsity detection: sparsediff vs asdex", ""]
     if any(r["asdex_status"] in ("ran", "skipped", "error") for r in rows):
@@ -452,9 +654,11 @@ def report(
         asdex_label = f"asdex not run ({status})"
     lines.append(
         f"JAX {jax.__version__}, {asdex_label}, float32.  Times "
-        "are best-of-k wall-clock (k=1 for inputs >= 10^6 elements) after an untimed warm-up "
-        "per tool and problem.  asdex/sd = asdex time / sparsediff time; sd ns/nnz = "
-        "sparsediff time per nonzero found.  (!) = sparsediff emitted a warning (see Notes)."
+        "are best-of-k wall-clock (k=1 for inputs >= 10^6 elements or calls >= "
+        f"{LONG_CALL:.0f} s; k column: sparsediff/asdex) after an untimed warm-up per tool and "
+        "problem.  asdex/sd = asdex time / sparsediff time; true nnz = exact count (formula); "
+        "sd ns/nnz = sparsediff time per nonzero found.  (!) = sparsediff emitted a warning "
+        "(see Notes)."
     )
     lines.append("")
     for name in dict.fromkeys(r["problem"] for r in rows):
@@ -502,21 +706,30 @@ def report(
             lines.append(f"- {tag}: " + "; ".join(parts))
         lines.append("")
 
+    if exactness:
+        lines += [
+            "## Exactness (small cases where value-blind detection is conservative)",
+            "",
+            "true nnz = nonzeros of the union of dense jax.jacfwd Jacobians at "
+            f"{len(EXACTNESS_SEEDS)} random points; analytic nnz = hand-derived count.  "
+            "exact = pattern equals the true pattern; conservative (+k) = k extra entries; "
+            "UNSOUND = true nonzeros missing.",
+            "",
+            format_exactness_table(exactness),
+            "",
+        ]
+        mismatched = [
+            e["case"]
+            for e in exactness
+            if e["analytic_nnz"] is not None and e["analytic_nnz"] != e["true_nnz"]
+        ]
+        if mismatched:
+            lines += [f"(analytic and numeric true counts differ for: {', '.join(mismatched)})", ""]
+
     if memory is not None:
         lines += ["## Memory", ""]
-        n_label = format_size(memory["n"])
-        if "error" in memory:
-            lines.append(f"- (x[1:]-x[:-1])**2, n={n_label}: FAILED ({memory['error']})")
-        else:
-            lines.append(
-                f"- (x[1:]-x[:-1])**2, n={n_label}, sparsediff in a fresh process: peak RSS "
-                f"{fmt_bytes(memory['peak_rss'])} (after JAX start-up and warm-up: "
-                f"{fmt_bytes(memory['baseline_rss'])}; "
-                f"ru_maxrss {fmt_bytes(memory['ru_maxrss'])}), "
-                f"detection {fmt_seconds(memory['time'])}, "
-                f"nnz {fmt_int(memory['nnz'])}; target <= {fmt_bytes(memory['target'])}: "
-                f"{'PASS' if memory['pass'] else 'FAIL'}"
-            )
+        mems = [memory] if isinstance(memory, dict) else list(memory)
+        lines += [_memory_line(m) for m in mems]
         lines.append("")
 
     lines += ["## Summary", ""]
@@ -529,15 +742,31 @@ def report(
             big = s["largest_sd"]
             if big is not None:
                 ns += f" (largest: {big['size_label']} in {fmt_seconds(big['sd_time'])})"
+        if s["sd_nnz_true"] is not None:
+            ns += "; sd nnz = true nnz" if s["sd_nnz_true"] else "; SD NNZ != TRUE NNZ"
         if s["speedup"] is None:
             lines.append(f"- {s['problem']}: {s['verdict']}{ns}")
         else:
             eq = "patterns equal" if s["patterns_equal"] else "PATTERNS DIFFER"
+            if s["speedup"] >= 1.0:
+                speed = f"{fmt_ratio(s['speedup'])} faster than asdex"
+            else:
+                speed = f"{fmt_ratio(1.0 / s['speedup'])} SLOWER than asdex"
             lines.append(
-                f"- {s['problem']}: {fmt_ratio(s['speedup'])} faster than asdex at "
+                f"- {s['problem']}: {speed} at "
                 f"{s['size_label']} (largest size both ran; target >= {TARGET_SPEEDUP:.0f}x): "
                 f"{s['verdict']}; {eq}{ns}"
             )
+    if exactness:
+        for tool, c in summarize_exactness(exactness).items():
+            parts = [f"exact on {c['exact']}/{c['total']} exactness cases"]
+            if c["conservative"]:
+                parts.append(f"conservative on {c['conservative']}")
+            if c["UNSOUND"]:
+                parts.append(f"UNSOUND on {c['UNSOUND']}")
+            if c["error"]:
+                parts.append(f"errors on {c['error']}")
+            lines.append(f"- {tool}: " + ", ".join(parts))
     return "\n".join(lines)
 
 
@@ -553,15 +782,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--memory",
         action="store_true",
-        help=f"also measure sparsediff's peak RSS at n={format_size(MEMORY_N)} (subprocess)",
+        help=f"also measure peak RSS (sparsediff on diff at n={format_size(MEMORY_N)}, both "
+        "tools on scan at L=10^4), each in a subprocess",
     )
     ap.add_argument("--problems", nargs="+", default=None, choices=[p.name for p in PROBLEMS])
     ap.add_argument("--repeats", type=int, default=3, help="k of best-of-k (default 3)")
+    ap.add_argument("--no-exactness", action="store_true", help="skip the exactness table")
     ap.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--memory-problem", default="diff", help=argparse.SUPPRESS)
+    ap.add_argument("--memory-tool", default=SD, choices=[SD, AS], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.memory_child is not None:
-        _memory_child(args.memory_child)
+        _memory_child(args.memory_child, args.memory_problem, args.memory_tool)
         return 0
 
     use_asdex = not args.no_asdex
@@ -571,8 +804,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     memory = None
     if args.memory:
         # First, while this process is still small (see the note on ru_maxrss).
-        log(f"memory check at n={format_size(MEMORY_N)} in a subprocess ...")
-        memory = memory_check()
+        memory = []
+        for name, n, tool in MEMORY_RUNS:
+            if tool == AS and not (use_asdex and have_module("asdex")):
+                continue
+            log(f"memory check: {tool} on {name} at {format_size(n)} in a subprocess ...")
+            memory.append(memory_check(n, problem=name, tool=tool))
     rows = run(
         quick=args.quick,
         max_n=args.max_n,
@@ -582,7 +819,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     log("tiny-size pattern checks ...")
     checks = small_checks(use_asdex=use_asdex)
-    print(report(rows, checks, memory, quick=args.quick))
+    exactness = None
+    if not args.no_exactness:
+        log("exactness cases ...")
+        exactness = exactness_checks(use_asdex=use_asdex)
+    print(report(rows, checks, memory, quick=args.quick, exactness=exactness))
     print(f"\n(total benchmark wall time {math.ceil(time.perf_counter() - t0)} s)")
     return 0
 

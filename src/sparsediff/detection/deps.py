@@ -146,6 +146,8 @@ def union(*ds: Deps | None) -> Deps | None:
             raise ValueError(f"union of patterns with sizes {size} and {d.size}")
     if all(d is present[0] for d in present[1:]):
         return present[0]
+    if size == 1:
+        return _union_rows(present)
     total = sum(d.nnz for d in present)
     if total <= _SMALL or (size <= 64 and total <= 1_000_000):
         return _union_small(present, size)
@@ -157,6 +159,23 @@ def union(*ds: Deps | None) -> Deps | None:
 
 #: below this many entries, unions are done with a numpy sort (no scipy overhead)
 _SMALL = 4096
+
+
+def _union_rows(ds: list[Deps]) -> Deps:
+    """Union of single-row patterns by sorted merges (linear in the row length)."""
+    acc = ds[0].indices
+    for d in ds[1:]:
+        b = d.indices
+        if b.size > acc.size:
+            acc, b = b, acc
+        pos = np.searchsorted(acc, b)
+        hit = pos < acc.size
+        hit[hit] = acc[pos[hit]] == b[hit]
+        if not hit.all():
+            acc = np.insert(acc, pos[~hit], b[~hit])
+    n = ds[0].n
+    dt = index_dtype(n, acc.size + 1)
+    return Deps(np.array([0, acc.size], dtype=dt), acc.astype(dt, copy=False), n)
 
 
 def _union_small(ds: list[Deps], size: int) -> Deps:

@@ -15,6 +15,8 @@ the empty pattern, whatever the rule says: JAX's AD gives them zero tangents.
 
 from __future__ import annotations
 
+import math
+
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -37,9 +39,21 @@ from .values import Val, is_float_dtype
 __all__ = ["Interpreter", "dense_fallback", "PatternTooLargeError"]
 
 
+_AVAL_CACHE: dict[Any, tuple[tuple[int, ...], Any]] = {}
+
+
 def _aval_shape_dtype(aval: Any) -> tuple[tuple[int, ...], Any]:
-    shape = tuple(int(d) for d in getattr(aval, "shape", ()))
-    return shape, getattr(aval, "dtype", None)
+    try:
+        return _AVAL_CACHE[aval]
+    except (KeyError, TypeError):
+        pass
+    out = tuple(int(d) for d in getattr(aval, "shape", ())), getattr(aval, "dtype", None)
+    try:
+        if len(_AVAL_CACHE) < 100_000:
+            _AVAL_CACHE[aval] = out
+    except TypeError:
+        pass
+    return out
 
 
 class PatternTooLargeError(MemoryError):
@@ -54,7 +68,7 @@ def dense_fallback(
     outs: list[Deps | None] = []
     limit = current_options().max_fallback_nnz
     for aval in out_avals:
-        size = int(np.prod(_aval_shape_dtype(aval)[0], dtype=np.int64))
+        size = math.prod(_aval_shape_dtype(aval)[0])
         if merged is not None and size * merged.nnz > limit:
             raise PatternTooLargeError(
                 f"the conservative (dense) pattern of primitive {name!r} would hold "
@@ -108,7 +122,7 @@ class Interpreter:
 
     def _const_val(self, value: Any, aval: Any) -> Val:
         shape, dtype = _aval_shape_dtype(aval)
-        size = int(np.prod(shape, dtype=np.int64))
+        size = math.prod(shape)
         known = value if size <= self.options.known_value_limit else None
         if isinstance(known, (bool, int, float, complex, np.generic)):
             try:
@@ -184,7 +198,7 @@ class Interpreter:
 
     def _try_concrete(self, eqn: compat.JaxprEqn, invals: Sequence[Val], out_avals: list[Any]):
         limit = self.options.known_value_limit
-        total = sum(int(np.prod(_aval_shape_dtype(a)[0], dtype=np.int64)) for a in out_avals)
+        total = sum(math.prod(_aval_shape_dtype(a)[0]) for a in out_avals)
         if total > limit:
             return None
         args = [v.known for v in invals]

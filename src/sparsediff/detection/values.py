@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,15 +15,27 @@ from .deps import Deps
 __all__ = ["Val", "is_float_dtype"]
 
 
+_FLOAT_CACHE: dict[Any, bool] = {}
+
+
 def is_float_dtype(dtype: Any) -> bool:
     """Whether values of ``dtype`` carry derivatives (real or complex floating,
     including bfloat16 and the float8 types)."""
     if dtype is None:
         return False
     try:
-        return bool(jax.dtypes.issubdtype(dtype, np.inexact))
+        return _FLOAT_CACHE[dtype]
+    except (KeyError, TypeError):
+        pass
+    try:
+        out = bool(jax.dtypes.issubdtype(dtype, np.inexact))
     except TypeError:  # extended dtypes: PRNG keys, float0, tokens
-        return False
+        out = False
+    try:
+        _FLOAT_CACHE[dtype] = out
+    except TypeError:
+        pass
+    return out
 
 
 @dataclass(slots=True)
@@ -45,7 +59,7 @@ class Val:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def is_known(self) -> bool:

@@ -55,9 +55,11 @@ wrap around); GPU lowerings through cuSPARSE leave them undefined.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 from .. import compat
@@ -91,6 +93,13 @@ def _int_val(aval: Any, known: np.ndarray | None) -> Val:
     return Val(_shape(aval), aval.dtype, None, known)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _apply_jit(primitive, params, *args):
+    """The primitive as one compiled computation (cached per primitive and parameters;
+    its eager implementation would compile every operation separately)."""
+    return primitive.bind(*args, **dict(params))
+
+
 def _bind_concrete(ctx, eqn, args: Sequence[Any]) -> list[np.ndarray] | None:
     """Run the primitive on concrete arguments (``None`` if too large or failing)."""
     total = sum(_prod(_shape(o.aval)) for o in eqn.outvars)
@@ -98,7 +107,13 @@ def _bind_concrete(ctx, eqn, args: Sequence[Any]) -> list[np.ndarray] | None:
         return None
     try:
         with compat.eqn_context(eqn):
-            res = compat.bind_eqn(eqn, *args)
+            try:
+                params = tuple(sorted(eqn.params.items()))
+                hash(params)
+            except TypeError:  # unhashable parameters: compile without caching
+                res = jax.jit(lambda *a: compat.bind_eqn(eqn, *a))(*args)
+            else:
+                res = _apply_jit(eqn.primitive, params, *args)
     except Exception:  # noqa: BLE001 - any failure just means "not known"
         return None
     res = res if eqn.primitive.multiple_results else [res]
@@ -511,13 +526,25 @@ def _first_slot(rows: np.ndarray, out_rows: np.ndarray) -> np.ndarray:
 
 
 def _group_ids(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
-    """Ids of the rows of ``a`` then ``b`` (equal rows share an id)."""
+    """Ids of the rows of ``a`` then ``b`` (equal rows share an id), and their number."""
     both = np.concatenate([a, b]).astype(np.int64)
-    if both.shape[1] == 0:
-        return np.zeros(len(both), dtype=np.int64), 1
-    _, inv = np.unique(both, axis=0, return_inverse=True)
+    if both.shape[1] == 0 or both.shape[0] == 0:
+        return np.zeros(len(both), dtype=np.int64), min(len(both), 1)
+    lo = both.min(axis=0)
+    span = both.max(axis=0) - lo + 1
+    if int(np.prod([int(x) for x in span], dtype=object)) < 2**62:
+        key = np.zeros(len(both), dtype=np.int64)  # mixed-radix code of each row
+        for j in range(both.shape[1]):
+            key = key * span[j] + (both[:, j] - lo[j])
+        _, inv = np.unique(key, return_inverse=True)
+    else:  # lexicographic sort of the rows
+        order = np.lexsort(both.T[::-1])
+        rows = both[order]
+        new = np.concatenate([[False], np.any(rows[1:] != rows[:-1], axis=1)])
+        inv = np.empty(len(both), dtype=np.int64)
+        inv[order] = np.cumsum(new)
     inv = inv.reshape(-1).astype(np.int64)
-    return inv, int(inv.max()) + 1 if inv.size else 0
+    return inv, int(inv.max()) + 1
 
 
 # -- reorderings: sort_indices, sum_duplicates -----------------------------------------
@@ -618,7 +645,8 @@ def fromdense_rule(ctx, eqn, invals):
 
     Data element ``k`` of batch element ``b`` (dense coordinate ``d``) is the
     ``k``-th non-zero of that batch element in row-major order, or zero: it
-    depends on the entries ``mat[b, s, d]`` with flat sparse position ``s >= k``.
+    depends on the entries ``mat[b, s, d]`` with flat sparse position ``s >= k``
+    (slots ``k`` beyond the number of sparse positions are always zero).
     """
     (mat,) = invals
     p = eqn.params
@@ -629,11 +657,17 @@ def fromdense_rule(ctx, eqn, invals):
     G = _prod(shape[:nb])
     S = _prod(shape[nb : nb + ns])
     D = _prod(shape[nb + ns :])
-    kmax = min(nse, S)
-    lens = S - np.arange(kmax, dtype=np.int64)  # positions s in [k, S)
-    k = np.repeat(np.arange(kmax, dtype=np.int64), lens)
-    starts = np.repeat(np.cumsum(lens) - lens, lens)
-    s = k + (np.arange(k.size, dtype=np.int64) - starts)
+    if ns == 0:
+        # No sparse dimensions: every slot extracts the whole block. The primal zeroes
+        # slots k >= 1, but the JVP (an extract at the same indices) does not.
+        k = np.arange(nse, dtype=np.int64)
+        s = np.zeros(nse, dtype=np.int64)
+    else:
+        kmax = min(nse, S)
+        lens = S - np.arange(kmax, dtype=np.int64)  # positions s in [k, S)
+        k = np.repeat(np.arange(kmax, dtype=np.int64), lens)
+        starts = np.repeat(np.cumsum(lens) - lens, lens)
+        s = k + (np.arange(k.size, dtype=np.int64) - starts)
     gb = np.arange(G, dtype=np.int64)[:, None, None]
     d = np.arange(D, dtype=np.int64)[None, None, :]
     out_rows = (gb * nse + k[None, :, None]) * D + d
