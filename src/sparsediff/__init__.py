@@ -1,5 +1,7 @@
 """sparsediff: automatic sparse differentiation for JAX."""
 
+from . import coloring
+from .coloring import ColoringResult, check_coloring
 from .detection import (
     DetectionOptions,
     PatternTooLargeError,
@@ -11,11 +13,30 @@ from .detection import (
     register_rule,
     set_detection_options,
 )
+from .evaluation import (
+    VerificationError,
+    check_hessian,
+    check_jacobian,
+    hessian,
+    jacobian,
+    value_and_hessian,
+    value_and_jacobian,
+)
 from .patterns import LeafSpec, SparsityPattern, Structure
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "jacobian",
+    "hessian",
+    "value_and_jacobian",
+    "value_and_hessian",
+    "check_jacobian",
+    "check_hessian",
+    "VerificationError",
+    "coloring",
+    "ColoringResult",
+    "check_coloring",
     "jacobian_sparsity",
     "hessian_sparsity",
     "SparsityPattern",

@@ -16,7 +16,6 @@ the empty pattern, whatever the rule says: JAX's AD gives them zero tangents.
 from __future__ import annotations
 
 import math
-
 import warnings
 from collections.abc import Sequence
 from typing import Any

@@ -114,10 +114,10 @@ def _bind_concrete(ctx, eqn, args: Sequence[Any]) -> list[np.ndarray] | None:
                 res = jax.jit(lambda *a: compat.bind_eqn(eqn, *a))(*args)
             else:
                 res = _apply_jit(eqn.primitive, params, *args)
+        res = res if eqn.primitive.multiple_results else [res]
+        return [np.asarray(r) for r in res]
     except Exception:  # noqa: BLE001 - any failure just means "not known"
         return None
-    res = res if eqn.primitive.multiple_results else [res]
-    return [np.asarray(r) for r in res]
 
 
 def _positions(shape: Sequence[int]) -> np.ndarray:
@@ -203,7 +203,8 @@ def _entries(
     if ns:
         assert indices is not None
         idx_b = _bcast_flat(bcoords, indices_shape[:nb]) if nb else np.zeros(1, dtype=np.int64)
-        sp = np.asarray(indices).astype(np.int64).reshape(-1, nse, ns)[idx_b]
+        n_idx = _prod(indices_shape[:nb])
+        sp = np.asarray(indices).astype(np.int64).reshape(n_idx, nse, ns)[idx_b]
         dims = np.asarray(sparse_shape, dtype=np.int64)
         sp = np.where(sp < 0, sp + dims, sp)  # JAX indexing wraps negative indices
         valid = np.all((sp >= 0) & (sp < dims), axis=-1)[:, :, None]
@@ -229,7 +230,7 @@ def _indices_known(indices: Val, n_sparse: int) -> np.ndarray | None:
     return _known(indices)
 
 
-def _nse_reduced(data: Val, nb: int, batch_shape, n_sparse: int, target_shape) -> Deps | None:
+def _nse_reduced(data: Val, nb: int, n_sparse: int, target_shape) -> Deps | None:
     """Unknown indices: the union over stored elements, broadcast to ``target_shape``.
 
     ``target_shape`` is a logical shape ``batch + (anything,) * n_sparse + dense``
@@ -253,10 +254,10 @@ def todense_rule(ctx, eqn, invals):
     ns = int(indices.shape[-1])
     idx = _indices_known(indices, ns)
     if idx is None:
-        return [_nse_reduced(data, nb, shape[:nb], ns, shape)]
+        return [_nse_reduced(data, nb, ns, shape)]
     ent = _entries(shape[:nb], data.shape, indices.shape, idx, shape[nb : nb + ns])
     out = _ravel(ent.coords, range(len(shape)), shape)
-    valid = _full(ent.valid, ent.grid).astype(bool)
+    valid = np.broadcast_to(ent.valid, ent.grid).reshape(-1)
     out = _full(out, ent.grid)[valid]
     src = ent.src.reshape(-1)[valid]
     return [aggregate(data.deps, out, src, _prod(shape))]
@@ -326,7 +327,7 @@ def dot_general_rule(ctx, eqn, invals):
             parts.append(broadcast_rows(cols, (B, 1, N), (B, M, N)))
         return [union(*parts)]
     ent = _entries(shape[:nb], data.shape, indices.shape, idx, shape[nb : nb + ns])
-    valid = _full(ent.valid, ent.grid).astype(bool)
+    valid = np.broadcast_to(ent.valid, ent.grid).reshape(-1)
     ob = _full(_ravel(ent.coords, lb, shape), ent.grid)[valid]
     lf = _full(_ravel(ent.coords, lfree, shape), ent.grid)[valid]
     c = _full(_ravel(ent.coords, lc, shape), ent.grid)[valid]
@@ -405,7 +406,7 @@ def dot_general_sampled_rule(ctx, eqn, invals):
     out_shape = _shape(eqn.outvars[0].aval)
     ent = _entries(prod_shape[:nb], out_shape, indices.shape, idx, prod_shape[nb : nb + ns])
     nd = len(prod_shape)
-    valid = _full(ent.valid, ent.grid).astype(bool)
+    valid = np.broadcast_to(ent.valid, ent.grid).reshape(-1)
     ob = _full(_ravel(ent.coords, range(nbt), prod_shape), ent.grid)
     m = _full(_ravel(ent.coords, range(nbt, nbt + len(afree)), prod_shape), ent.grid)
     n = _full(_ravel(ent.coords, range(nbt + len(afree), nd), prod_shape), ent.grid)
@@ -470,15 +471,8 @@ def spdot_general_rule(ctx, eqn, invals):
     li_c, ri_c = lidx[:, lc], ridx[:, rc]
     lvalid = np.all(li_c < np.asarray([lshape[a] for a in lc], dtype=np.int64), axis=1)
     rvalid = np.all(ri_c < np.asarray([rshape[a] for a in rc], dtype=np.int64), axis=1)
-    if lc:
-        keys, inv = np.unique(np.concatenate([li_c, ri_c]), axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        kl, kr = inv[: len(li_c)], inv[len(li_c) :]
-    else:
-        keys = np.zeros((1, 0), dtype=np.int64)
-        kl, kr = np.zeros(len(li_c), np.int64), np.zeros(len(ri_c), np.int64)
-    nkeys = len(keys)
-    i_rows, j_rows = _join(kl, kr, lvalid, rvalid, nkeys)
+    keys, nkeys = _group_ids(li_c, ri_c)
+    i_rows, j_rows = _join(keys[: len(li_c)], keys[len(li_c) :], lvalid, rvalid, nkeys)
     out_shape = np.asarray([lshape[a] for a in lf] + [rshape[a] for a in rf], dtype=np.int64)
     rows = np.concatenate([lidx[i_rows][:, lf], ridx[j_rows][:, rf]], axis=1)
     oob = np.any(rows >= out_shape, axis=1)
@@ -567,8 +561,8 @@ def _regroup(data: Val, nb: int, grid_batch, idx_shape, in_rows, out_idx, first_
     db = _bcast_flat(bcoords, data.shape[:nb]) if nb else zero
     dense = data.shape[nb + 1 :]
     D = _prod(dense)
-    rin = in_rows.reshape(-1, nse, ns)[ib_in]  # (G, nse, ns)
-    rout = out_idx.reshape(-1, nse_out, ns)[ib_out]  # (G, nse_out, ns)
+    rin = in_rows.reshape(_prod(idx_shape[:nb]), nse, ns)[ib_in]  # (G, nse, ns)
+    rout = out_idx.reshape(_prod(out_idx.shape[:nb]), nse_out, ns)[ib_out]  # (G, nse_out, ns)
     g = np.arange(G, dtype=np.int64)
     key_in = np.concatenate([np.broadcast_to(g[:, None, None], (G, nse, 1)), rin], axis=2)
     key_out = np.concatenate([np.broadcast_to(g[:, None, None], (G, nse_out, 1)), rout], axis=2)
@@ -589,7 +583,7 @@ def _regroup(data: Val, nb: int, grid_batch, idx_shape, in_rows, out_idx, first_
 
 def _per_batch_union(data: Val, nb: int, out_shape) -> Deps | None:
     """Unknown destinations: slot ``(b, o, d)`` gets the union over ``k`` of ``(b, k, d)``."""
-    return _nse_reduced(data, nb, out_shape[:nb], 1, out_shape)
+    return _nse_reduced(data, nb, 1, out_shape)
 
 
 def sort_indices_rule(ctx, eqn, invals):

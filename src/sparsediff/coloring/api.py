@@ -1,0 +1,74 @@
+"""The :func:`coloring` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..patterns import SparsityPattern
+from .algorithms import BestOfOrders, ColoringAlgorithm, GreedyColoring
+from .problems import BidirectionalProblem, ColoringProblem, as_problem
+from .result import ColoringResult
+
+__all__ = ["coloring", "default_algorithm"]
+
+
+def default_algorithm(problem: ColoringProblem | str) -> ColoringAlgorithm:
+    """The algorithm :func:`coloring` uses when none is given.
+
+    Greedy coloring in largest-first order for column, row and symmetric
+    problems (the classic choice, and the order of asdex, so the counts match).
+    Bicoloring depends much more on the order: dense rows and columns should be
+    colored last so they get colors of their own, while on patterns without
+    them largest-first or one-sided coloring is better.  Bidirectional problems
+    therefore take the best of largest-first, its reverse, and one-sided column
+    and row coloring (:class:`BestOfOrders`).
+    """
+    if isinstance(as_problem(problem), BidirectionalProblem):
+        return BestOfOrders(orders=("largest_first", "reversed:largest_first"))
+    return GreedyColoring("largest_first")
+
+
+def _as_algorithm(algorithm: Any, problem: ColoringProblem) -> ColoringAlgorithm:
+    if algorithm is None:
+        return default_algorithm(problem)
+    if isinstance(algorithm, ColoringAlgorithm):
+        return algorithm
+    if isinstance(algorithm, str) and algorithm.strip().lower() in ("best", "best_of_orders"):
+        return BestOfOrders()
+    # An order (name, Order, callable or permutation): greedy coloring in that order.
+    return GreedyColoring(order=algorithm)
+
+
+def coloring(
+    pattern: SparsityPattern,
+    problem: ColoringProblem | str = "column",
+    algorithm: ColoringAlgorithm | Any = None,
+) -> ColoringResult:
+    """Color a sparsity pattern so that its derivative takes few AD passes.
+
+    Args:
+        pattern: the Jacobian or Hessian :class:`~sparsediff.SparsityPattern`.
+        problem: a :class:`~sparsediff.coloring.ColoringProblem` or its name:
+            ``"column"`` (forward mode), ``"row"`` (reverse mode), ``"symmetric"``
+            (star coloring, direct), ``"acyclic"`` (substitution),
+            ``"bidirectional"`` (star bicoloring) or ``"acyclic_bicoloring"``.
+        algorithm: a :class:`~sparsediff.coloring.ColoringAlgorithm` (default:
+            :func:`default_algorithm`); ``"best"`` for
+            :class:`~sparsediff.coloring.BestOfOrders`; or a vertex order (name,
+            :class:`~sparsediff.coloring.Order`, ...) for greedy coloring in it.
+
+    Returns:
+        A :class:`~sparsediff.coloring.ColoringResult`: colors, counts, lower
+        bound and decompression plan.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from sparsediff import SparsityPattern
+        >>> from sparsediff.coloring import coloring
+        >>> p = SparsityPattern.from_dense(np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool))
+        >>> coloring(p, "column").num_colors
+        2
+    """
+    prob = as_problem(problem)
+    return _as_algorithm(algorithm, prob).color(pattern, prob)

@@ -1,0 +1,200 @@
+"""Public entry points: sparse ``jacobian`` / ``hessian`` and their value forms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from .flat import Signature
+from .prepared import SparseDerivative
+
+__all__ = ["jacobian", "hessian", "value_and_jacobian", "value_and_hessian", "LazyDerivative"]
+
+
+class LazyDerivative:
+    """A sparse derivative prepared on first call, cached by input signature.
+
+    Like ``jax.jit``, it prepares (detection and coloring) once per structure,
+    shapes, dtypes and static keyword arguments of the call.
+    """
+
+    def __init__(self, f: Callable, kind: str, options: dict):
+        if not callable(f):
+            raise TypeError(f"f must be callable, got {type(f).__name__}")
+        self.f = f
+        self.kind = kind
+        self.options = options
+        self._cache: dict[Signature, SparseDerivative] = {}
+
+    def prepare(self, *args: Any, **kwargs: Any) -> SparseDerivative:
+        sig = Signature.of(args, kwargs)
+        prepared = self._cache.get(sig)
+        if prepared is None:
+            prepared = self._cache[sig] = SparseDerivative(
+                self.f, self.kind, args, kwargs, **self.options
+            )
+        return prepared
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.prepare(*args, **kwargs)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LazySparse{self.kind.capitalize()}({len(self._cache)} prepared signature(s))"
+
+
+jax.tree_util.register_pytree_node(LazyDerivative, lambda d: ((), d), lambda d, _: d)
+
+
+def _make(kind, f, sample_args, sample_kwargs, options):
+    if not sample_args:
+        if sample_kwargs:
+            raise TypeError(
+                "keyword sample arguments need positional sample arguments too; call "
+                f"sparsediff.{kind}(f) without samples to prepare lazily on the first call"
+            )
+        if options.get("sparsity") is not None or options.get("coloring") is not None:
+            raise TypeError("sparsity= and coloring= need sample arguments")
+        return LazyDerivative(f, kind, options)
+    return SparseDerivative(f, kind, sample_args, sample_kwargs, **options)
+
+
+def jacobian(
+    f: Callable,
+    *sample_args: Any,
+    argnums: Any = 0,
+    has_aux: bool = False,
+    mode: str | None = None,
+    output_format: str = "bcoo",
+    chunk_size: int | None = None,
+    sparsity: Any = None,
+    coloring: Any = None,
+    **sample_kwargs: Any,
+):
+    """Prepare the sparse Jacobian of ``f``: a drop-in for ``jax.jacobian``.
+
+    Detection and coloring run once, from the sample arguments' structure,
+    shapes and dtypes (arrays or ``jax.ShapeDtypeStruct``); the returned object
+    evaluates the Jacobian at new arguments with one AD pass per color. Without
+    sample arguments, preparation happens on the first call (cached per input
+    signature, like ``jax.jit``).
+
+    Args:
+        f: the function; its output may be any pytree of arrays.
+        *sample_args, **sample_kwargs: sample arguments (see
+            :func:`sparsediff.jacobian_sparsity`).
+        argnums: the positional argument(s) to differentiate.
+        has_aux: ``f`` returns ``(output, aux)``; the call returns ``(J, aux)``.
+        mode: ``"fwd"`` (column coloring, JVPs), ``"rev"`` (row coloring, VJPs),
+            ``"bidirectional"`` (bicoloring, JVPs and VJPs), ``"dense_fwd"`` /
+            ``"dense_rev"`` (plain dense AD), or ``None`` to choose the cheapest
+            (see :mod:`sparsediff.evaluation.modes`).
+        output_format: ``"bcoo"`` (default), ``"bcsr"``, ``"dense"``,
+            ``"scipy_csr"``, ``"scipy_csc"``, ``"scipy_coo"``, ``"numpy"`` or
+            ``"compressed"``. Rows and columns follow the pattern's order.
+        chunk_size: at most this many AD products in flight (bounds memory).
+        sparsity: a :class:`~sparsediff.SparsityPattern` to use instead of detection.
+        coloring: a :class:`~sparsediff.coloring.ColoringResult` to use (its
+            problem sets the mode).
+    """
+    options = dict(
+        argnums=argnums,
+        has_aux=has_aux,
+        mode=mode,
+        output_format=output_format,
+        chunk_size=chunk_size,
+        sparsity=sparsity,
+        coloring=coloring,
+    )
+    return _make("jacobian", f, sample_args, sample_kwargs, options)
+
+
+def value_and_jacobian(
+    f: Callable,
+    *sample_args: Any,
+    argnums: Any = 0,
+    has_aux: bool = False,
+    mode: str | None = None,
+    output_format: str = "bcoo",
+    chunk_size: int | None = None,
+    sparsity: Any = None,
+    coloring: Any = None,
+    **sample_kwargs: Any,
+):
+    """Like :func:`jacobian`, returning ``(f(x), J)`` from the same AD passes
+    (``((f(x), aux), J)`` with ``has_aux``)."""
+    options = dict(
+        argnums=argnums,
+        has_aux=has_aux,
+        mode=mode,
+        output_format=output_format,
+        chunk_size=chunk_size,
+        sparsity=sparsity,
+        coloring=coloring,
+        with_value=True,
+    )
+    return _make("jacobian", f, sample_args, sample_kwargs, options)
+
+
+def hessian(
+    f: Callable,
+    *sample_args: Any,
+    argnums: Any = 0,
+    has_aux: bool = False,
+    mode: str | None = None,
+    output_format: str = "bcoo",
+    chunk_size: int | None = None,
+    sparsity: Any = None,
+    coloring: Any = None,
+    triangle: str | None = None,
+    **sample_kwargs: Any,
+):
+    """Prepare the sparse Hessian of scalar-valued ``f``: a drop-in for ``jax.hessian``.
+
+    Hessian-vector products (forward over reverse), one per color of a star
+    (``mode="star"``, direct decompression) or acyclic (``mode="acyclic"``,
+    substitution) coloring, or ``"dense"``; ``None`` chooses. ``triangle="lower"``
+    (or ``"upper"``) returns only that triangle, as Ipopt expects. Other options
+    as in :func:`jacobian`.
+    """
+    options = dict(
+        argnums=argnums,
+        has_aux=has_aux,
+        mode=mode,
+        output_format=output_format,
+        chunk_size=chunk_size,
+        sparsity=sparsity,
+        coloring=coloring,
+        triangle=triangle,
+    )
+    return _make("hessian", f, sample_args, sample_kwargs, options)
+
+
+def value_and_hessian(
+    f: Callable,
+    *sample_args: Any,
+    argnums: Any = 0,
+    has_aux: bool = False,
+    mode: str | None = None,
+    output_format: str = "bcoo",
+    chunk_size: int | None = None,
+    sparsity: Any = None,
+    coloring: Any = None,
+    triangle: str | None = None,
+    **sample_kwargs: Any,
+):
+    """Like :func:`hessian`, returning ``(f(x), ∇f(x), H)`` from the same passes
+    (``((f(x), aux), ∇f(x), H)`` with ``has_aux``)."""
+    options = dict(
+        argnums=argnums,
+        has_aux=has_aux,
+        mode=mode,
+        output_format=output_format,
+        chunk_size=chunk_size,
+        sparsity=sparsity,
+        coloring=coloring,
+        triangle=triangle,
+        with_value=True,
+    )
+    return _make("hessian", f, sample_args, sample_kwargs, options)

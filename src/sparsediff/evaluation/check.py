@@ -1,0 +1,134 @@
+"""Verification of prepared derivatives against JAX's own products.
+
+``check_jacobian`` compares ``J @ v`` with ``jax.jvp`` and ``uᵀ J`` with
+``jax.vjp`` for random ``u``, ``v``; for small problems it also compares the
+whole matrix with ``jax.jacfwd``. A mismatch raises
+:class:`VerificationError` naming the worst entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..decompression.formats import HOST_FORMATS
+from .flat import flat_function, split_kwargs
+from .prepared import SparseDerivative
+
+__all__ = ["VerificationError", "check_jacobian", "check_hessian"]
+
+#: problems up to this many matrix entries are also compared densely
+DENSE_CHECK_LIMIT = 4_000_000
+
+
+class VerificationError(AssertionError):
+    """A sparse derivative disagrees with JAX's dense products."""
+
+
+def _default_tol(dtype) -> tuple[float, float]:
+    return (1e-10, 1e-10) if np.dtype(dtype) == np.float64 else (2e-4, 2e-4)
+
+
+def _values(prepared: SparseDerivative, args, kwargs):
+    """The derivative as a scipy CSR matrix at ``args``."""
+    import scipy.sparse as sp
+
+    out = prepared._jitted(args, split_kwargs(kwargs)[0])
+    res = out[len(out) - 1 if prepared.with_value else 0]
+    fmt = prepared.output_format
+    if fmt in HOST_FORMATS or fmt == "compressed":
+        values = np.asarray(res)  # the raw nonzero values, in pattern order
+    elif fmt == "dense":
+        values = np.asarray(res)[prepared.output_pattern.rows, prepared.output_pattern.cols]
+    else:  # bcoo / bcsr store the values in the pattern's row-major order
+        values = np.asarray(res.data)
+    p = prepared.output_pattern
+    return sp.csr_array((values, np.asarray(p.indices), np.asarray(p.indptr)), shape=p.shape)
+
+
+def _compare(name: str, got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> None:
+    err = np.abs(got - want)
+    bound = atol + rtol * np.abs(want)
+    if got.size and (err > bound).any():
+        k = int(np.argmax(err - bound))
+        raise VerificationError(
+            f"{name}: entry {np.unravel_index(k, got.shape)} is {got.reshape(-1)[k]!r}, "
+            f"JAX gives {want.reshape(-1)[k]!r} (|error| {err.reshape(-1)[k]:.3g} > "
+            f"{bound.reshape(-1)[k]:.3g})"
+        )
+
+
+def check_jacobian(
+    f,
+    *args: Any,
+    prepared: SparseDerivative,
+    num_vectors: int = 3,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+    **kwargs: Any,
+) -> None:
+    """Verify ``prepared`` (from :func:`sparsediff.jacobian`) at ``args``.
+
+    Raises:
+        VerificationError: with the worst disagreeing entry.
+    """
+    mat = _values(prepared, args, kwargs)
+    g, x = flat_function(f, args, kwargs, prepared.argnums, prepared.has_aux)
+    d_rtol, d_atol = _default_tol(x.dtype)
+    rtol = d_rtol if rtol is None else rtol
+    atol = d_atol if atol is None else atol
+    rng = np.random.default_rng(seed)
+    y, vjp_fn, _ = jax.vjp(g, x, has_aux=True)
+    scale = max(1.0, float(np.abs(mat.data).max(initial=0.0)))
+    for k in range(num_vectors):
+        v = rng.normal(size=x.shape).astype(x.dtype)
+        jv = np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (jnp.asarray(v),))[1])
+        _compare(f"J @ v (vector {k})", mat @ v, jv, rtol, atol * scale * np.sqrt(x.size))
+        u = rng.normal(size=y.shape).astype(y.dtype)
+        uj = np.asarray(vjp_fn(jnp.asarray(u))[0])
+        _compare(f"u @ J (vector {k})", mat.T @ u, uj, rtol, atol * scale * np.sqrt(y.size))
+    if mat.shape[0] * mat.shape[1] <= DENSE_CHECK_LIMIT:
+        dense = np.asarray(jax.jacfwd(lambda z: g(z)[0])(x))
+        _compare("dense Jacobian", mat.toarray(), dense, rtol, atol * scale)
+
+
+def check_hessian(
+    f,
+    *args: Any,
+    prepared: SparseDerivative,
+    num_vectors: int = 3,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+    **kwargs: Any,
+) -> None:
+    """Verify ``prepared`` (from :func:`sparsediff.hessian`) at ``args`` against
+    Hessian-vector products (and the dense Hessian for small problems)."""
+    mat = _values(prepared, args, kwargs)
+    g, x = flat_function(f, args, kwargs, prepared.argnums, prepared.has_aux)
+
+    def scalar(z):
+        return g(z)[0].reshape(())
+
+    if prepared._tri is not None:  # rebuild the full symmetric matrix
+        full = mat + mat.T
+        full.setdiag(mat.diagonal())
+        mat = full
+    d_rtol, d_atol = _default_tol(x.dtype)
+    rtol = d_rtol if rtol is None else rtol
+    atol = d_atol if atol is None else atol
+    scale = max(1.0, float(np.abs(mat.data).max(initial=0.0)))
+    rng = np.random.default_rng(seed)
+    grad = jax.grad(scalar)
+    for k in range(num_vectors):
+        v = rng.normal(size=x.shape).astype(x.dtype)
+        hv = np.asarray(jax.jvp(grad, (x,), (jnp.asarray(v),))[1])
+        _compare(f"H @ v (vector {k})", mat @ v, hv, rtol, atol * scale * np.sqrt(x.size))
+    if x.size * x.size <= DENSE_CHECK_LIMIT:
+        _compare(
+            "dense Hessian", mat.toarray(), np.asarray(jax.hessian(scalar)(x)), rtol, atol * scale
+        )

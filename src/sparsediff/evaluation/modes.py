@@ -1,0 +1,81 @@
+"""Choosing the AD mode: which coloring, or plain dense AD, costs least.
+
+Costs are counted in JVP-equivalents. A VJP costs :data:`VJP_COST` JVPs and a
+Hessian-vector product (forward over reverse) is the unit for Hessians. The
+weight was measured with ``benchmarks/evaluation.py`` on this project's
+reference machine (CPU, JAX 0.10): for the stencil and Brusselator problems a
+vmapped VJP took 1.2–1.6× a vmapped JVP; we use 1.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..coloring import ColoringResult, coloring
+from ..patterns import SparsityPattern
+
+__all__ = ["VJP_COST", "DENSE_FRACTION", "JACOBIAN_MODES", "HESSIAN_MODES", "choose"]
+
+#: cost of one VJP in JVPs
+VJP_COST = 1.5
+#: use dense AD when coloring saves less than this fraction of the passes
+DENSE_FRACTION = 0.9
+
+JACOBIAN_MODES = ("fwd", "rev", "bidirectional", "dense_fwd", "dense_rev")
+HESSIAN_MODES = ("star", "acyclic", "dense")
+
+_PROBLEM = {
+    "fwd": "column",
+    "rev": "row",
+    "bidirectional": "bidirectional",
+    "star": "symmetric",
+    "acyclic": "acyclic",
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    mode: str
+    coloring: ColoringResult | None
+
+
+def color_for(pattern: SparsityPattern, mode: str) -> ColoringResult | None:
+    problem = _PROBLEM.get(mode)
+    return None if problem is None else coloring(pattern, problem)
+
+
+def choose(pattern: SparsityPattern, kind: str, mode: str | None) -> Choice:
+    """The mode (and its coloring) for a Jacobian (``kind="jacobian"``) or Hessian."""
+    m, n = pattern.shape
+    modes = JACOBIAN_MODES if kind == "jacobian" else HESSIAN_MODES
+    if mode is not None:
+        if mode not in modes:
+            raise ValueError(
+                f"mode {mode!r} is not valid for a {kind}; choose one of {', '.join(modes)} "
+                "or None (automatic)"
+            )
+        return Choice(mode, color_for(pattern, mode))
+    if kind == "hessian":
+        star = coloring(pattern, "symmetric")
+        best = Choice("star", star)
+        if star.num_colors > 2:
+            acyclic = coloring(pattern, "acyclic")
+            if acyclic.num_colors < star.num_colors:
+                best = Choice("acyclic", acyclic)
+        if best.coloring.num_colors >= DENSE_FRACTION * n and n > 0:
+            return Choice("dense", None)
+        return best
+    col = coloring(pattern, "column")
+    row = coloring(pattern, "row")
+    options = [
+        (col.num_colors, Choice("fwd", col)),
+        (VJP_COST * row.num_colors, Choice("rev", row)),
+    ]
+    if min(col.num_colors, row.num_colors) > 2:
+        bi = coloring(pattern, "bidirectional")
+        options.append((bi.num_forward + VJP_COST * bi.num_reverse, Choice("bidirectional", bi)))
+    cost, best = min(options, key=lambda t: t[0])
+    dense_cost = min(n, VJP_COST * m)
+    if cost >= DENSE_FRACTION * dense_cost and dense_cost > 0:
+        return Choice("dense_fwd" if n <= VJP_COST * m else "dense_rev", None)
+    return best

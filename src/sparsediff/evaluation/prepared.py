@@ -1,0 +1,344 @@
+"""Prepared sparse derivatives: detection and coloring once, evaluation many times.
+
+``jacobian(f, *sample_args, ...)`` and ``hessian(...)`` return a callable
+object. Calling it evaluates the derivative at new arguments of the prepared
+shapes and dtypes with one AD pass per color, jit-compiled once per signature
+(no re-tracing of ``f`` on later calls). The object is a pytree without
+leaves, so it can be passed through ``jax.jit``; its call is pure JAX
+(``jax.jit``, ``jax.vmap`` apply) for the JAX output formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from ..coloring import ColoringResult
+from ..decompression.formats import HOST_FORMATS, build_output, check_format, host_output, triangle
+from ..decompression.jax_plan import JaxPlan
+from ..detection import hessian_sparsity, jacobian_sparsity
+from ..patterns import SparsityPattern
+from . import modes as _modes
+from .flat import Signature, flat_function, normalize_argnums, split_kwargs
+from .products import hvp_products, jvp_products, vjp_products
+
+__all__ = ["SparseDerivative", "CompressedDerivative"]
+
+
+class SparseDerivative:
+    """A prepared sparse Jacobian or Hessian of ``f`` (see :func:`jacobian`)."""
+
+    def __init__(
+        self,
+        f: Callable,
+        kind: str,
+        args: tuple,
+        kwargs: dict,
+        *,
+        argnums: Any = 0,
+        has_aux: bool = False,
+        mode: str | None = None,
+        output_format: str = "bcoo",
+        chunk_size: int | None = None,
+        triangle: str | None = None,
+        with_value: bool = False,
+        sparsity: SparsityPattern | None = None,
+        coloring: ColoringResult | None = None,
+    ):
+        if not callable(f):
+            raise TypeError(f"f must be callable, got {type(f).__name__}")
+        self.f = f
+        self.kind = kind
+        self.argnums, self._single = normalize_argnums(argnums, len(args))
+        self.has_aux = has_aux
+        self.output_format = check_format(output_format)
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
+        self.chunk_size = chunk_size
+        self.with_value = with_value
+        if triangle is not None and kind != "hessian":
+            raise ValueError("triangle= applies to Hessians only")
+        self.signature = Signature.of(args, kwargs)
+        argnums_arg = self.argnums[0] if self._single else self.argnums
+        if sparsity is None:
+            if coloring is not None:
+                sparsity = coloring.pattern
+            else:
+                detect = jacobian_sparsity if kind == "jacobian" else hessian_sparsity
+                sparsity = detect(f, *args, argnums=argnums_arg, has_aux=has_aux, **kwargs)
+        self.sparsity = self._checked_pattern(sparsity, f, args, kwargs, argnums_arg)
+        if coloring is not None:
+            if coloring.pattern.shape != self.sparsity.shape:
+                raise ValueError(
+                    f"the coloring is for a {coloring.pattern.shape} pattern; this {kind} is "
+                    f"{self.sparsity.shape}"
+                )
+            self.mode = _mode_of(coloring)
+            self.coloring = coloring
+        else:
+            choice = _modes.choose(self.sparsity, kind, mode)
+            self.mode, self.coloring = choice.mode, choice.coloring
+        self._tri = triangle
+        self._tri_idx = triangle_positions = _triangle(self.sparsity, triangle)
+        self.output_pattern = (
+            self.sparsity
+            if triangle_positions is None
+            else SparsityPattern(
+                np.asarray(self.sparsity.rows)[triangle_positions],
+                np.asarray(self.sparsity.cols)[triangle_positions],
+                self.sparsity.shape,
+                input_structure=self.sparsity.input_structure,
+                output_structure=self.sparsity.output_structure,
+                canonical=True,
+            )
+        )
+        self._options = dict(
+            argnums=argnums,
+            has_aux=has_aux,
+            mode=mode,
+            output_format=output_format,
+            chunk_size=chunk_size,
+            triangle=triangle,
+            with_value=with_value,
+        )
+        self._variants: dict = {}
+        self._setup_evaluation()
+        self._jitted = jax.jit(self._evaluate)
+
+    def _reprepare(self, args, kwargs) -> SparseDerivative:
+        return SparseDerivative(self.f, self.kind, args, kwargs, **self._options)
+
+    # -- preparation helpers ------------------------------------------------
+    def _checked_pattern(self, sparsity, f, args, kwargs, argnums_arg) -> SparsityPattern:
+        if not isinstance(sparsity, SparsityPattern):
+            raise TypeError(f"sparsity must be a SparsityPattern, got {type(sparsity).__name__}")
+        n = sum(
+            int(np.prod(np.shape(x)))
+            for i in self.argnums
+            for x in jax.tree_util.tree_leaves(args[i])
+        )
+        if sparsity.n != n:
+            raise ValueError(
+                f"the sparsity pattern has {sparsity.n} columns but the selected arguments have "
+                f"{n} elements"
+            )
+        if self.kind == "hessian" and sparsity.m != n:
+            raise ValueError(f"a Hessian pattern must be square ({n}×{n}); got {sparsity.shape}")
+        return sparsity
+
+    def _setup_evaluation(self) -> None:
+        c = self.coloring
+        self._plan = None if c is None else JaxPlan.from_plan(c.plan)
+        self._blocks = () if c is None else tuple(name for name, _ in c.plan.blocks)
+        self._fwd_seeds = None if c is None else np.ascontiguousarray(c.forward_seeds(np.float32).T)
+        self._rev_seeds = None if c is None else np.ascontiguousarray(c.reverse_seeds(np.float32).T)
+
+    @property
+    def num_colors(self) -> int:
+        """AD passes per evaluation (the number of inputs or outputs for dense modes)."""
+        if self.coloring is not None:
+            return self.coloring.num_colors
+        m, n = self.sparsity.shape
+        return m if self.mode == "dense_rev" else n
+
+    # -- evaluation ------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        sig = Signature.of(args, kwargs)
+        if sig != self.signature and sig.same_arrays(self.signature):
+            # only static keyword arguments differ: prepare for them (cached)
+            variant = self._variants.get(sig)
+            if variant is None:
+                variant = self._variants[sig] = self._reprepare(args, kwargs)
+            return variant(*args, **kwargs)
+        if sig != self.signature:
+            raise ValueError(
+                f"this sparse {self.kind} was prepared for other arguments: "
+                f"{self.signature.describe_mismatch(sig)}. Prepare it again for these "
+                "(or use the lazy form sparsediff.jacobian(f) without sample arguments)."
+            )
+        traced, _ = split_kwargs(kwargs)
+        out = self._jitted(args, traced)
+        # position of the derivative in the returned tuple
+        pos = len(out) - 1 if self.with_value else 0
+        if self.output_format in HOST_FORMATS:
+            values = out[pos]
+            if isinstance(values, jax.core.Tracer):
+                raise TypeError(
+                    f"output_format={self.output_format!r} builds a host (scipy/numpy) object "
+                    "and cannot be used under jax.jit or jax.vmap; use 'bcoo', 'bcsr' or 'dense'"
+                )
+            mat = host_output(values, self.output_pattern, self.output_format)
+            out = (*out[:pos], mat, *out[pos + 1 :])
+        elif self.output_format == "compressed":
+            out = (*out[:pos], CompressedDerivative(out[pos], self), *out[pos + 1 :])
+        if not self.with_value and not self.has_aux:
+            return out[0]
+        return out
+
+    def _evaluate(self, args: tuple, traced: dict):
+        kwargs = dict(traced)
+        kwargs.update(dict(self.signature.static))
+        g, x = flat_function(self.f, args, kwargs, self.argnums, self.has_aux)
+        if self.kind == "hessian":
+            return self._evaluate_hessian(g, x, args)
+        y, aux, values = self._jacobian_values(g, x)
+        return self._package(self._format(values), y, aux, args, kwargs)
+
+    def _jacobian_values(self, g, x):
+        mode = self.mode
+        rows = np.asarray(self.sparsity.rows)
+        cols = np.asarray(self.sparsity.cols)
+        if mode in ("dense_fwd", "dense_rev"):
+            eye_n = jnp.eye(x.size, dtype=x.dtype)
+            if mode == "dense_fwd":
+                y, aux, prods = jvp_products(g, x, eye_n, self.chunk_size)  # (n, m)
+                return y, aux, prods[cols, rows]
+            y, vjp_fn, aux = jax.vjp(g, x, has_aux=True)
+            eye_m = jnp.eye(y.size, dtype=y.dtype)
+            from .products import map_products
+
+            prods = map_products(lambda s: vjp_fn(s)[0], eye_m, self.chunk_size)  # (m, n)
+            return y, aux, prods[rows, cols]
+        parts = {}
+        y = aux = None
+        if "forward" in self._blocks:
+            y, aux, b = jvp_products(g, x, jnp.asarray(self._fwd_seeds, x.dtype), self.chunk_size)
+            parts["forward"] = b.reshape(-1)
+        if "reverse" in self._blocks:
+            y2, aux2, c = self._reverse(g, x)
+            parts["reverse"] = c.reshape(-1)
+            if y is None:
+                y, aux = y2, aux2
+        if y is None:  # no blocks (empty pattern): still compute the value
+            y, aux = g(x)
+        flat = (
+            jnp.concatenate([parts[name] for name in self._blocks])
+            if self._blocks
+            else jnp.zeros(0, x.dtype)
+        )
+        return y, aux, self._plan.values(flat) if self._plan.nnz else jnp.zeros(0, x.dtype)
+
+    def _reverse(self, g, x):
+        y_shape = jax.eval_shape(lambda z: g(z)[0], x)
+        seeds = jnp.asarray(self._rev_seeds, y_shape.dtype)
+        return vjp_products(g, x, seeds, self.chunk_size)
+
+    def _evaluate_hessian(self, g, x, args):
+        def scalar(z):
+            y, aux = g(z)
+            if y.size != 1:
+                raise ValueError(
+                    f"hessian needs a scalar-valued f; its output has {y.size} elements"
+                )
+            return y.reshape(()), aux
+
+        rows = np.asarray(self.sparsity.rows)
+        cols = np.asarray(self.sparsity.cols)
+        if self.mode == "dense":
+            seeds = jnp.eye(x.size, dtype=x.dtype)
+            value, grad, aux, prods = hvp_products(scalar, x, seeds, self.chunk_size)
+            values = prods[cols, rows]
+        else:
+            seeds = jnp.asarray(self._fwd_seeds, x.dtype)
+            value, grad, aux, prods = hvp_products(scalar, x, seeds, self.chunk_size)
+            values = (
+                self._plan.values(prods.reshape(-1)) if self._plan.nnz else prods.reshape(-1)[:0]
+            )
+        if self._tri_idx is not None:
+            values = values[self._tri_idx]
+        result = self._format(values)
+        if not self.with_value:
+            return (result, aux) if self.has_aux else (result,)
+        _, unravel = ravel_pytree(tuple(args[i] for i in self.argnums))
+        grad_tree = unravel(grad)
+        grad_tree = grad_tree[0] if self._single else grad_tree
+        val = (value, aux) if self.has_aux else value
+        return (val, grad_tree, result)
+
+    def _format(self, values):
+        if self.output_format in HOST_FORMATS or self.output_format == "compressed":
+            return values
+        return build_output(values, self.output_pattern, self.output_format)
+
+    def _package(self, result, y, aux, args, kwargs):
+        if not self.with_value:
+            return (result, aux) if self.has_aux else (result,)
+        out_shape = jax.eval_shape(
+            lambda *a: self.f(*a, **kwargs)[0] if self.has_aux else self.f(*a, **kwargs), *args
+        )
+        _, unravel_out = ravel_pytree(
+            jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), out_shape)
+        )
+        value = unravel_out(y)
+        val = (value, aux) if self.has_aux else value
+        return (val, result)
+
+    def __repr__(self) -> str:
+        m, n = self.sparsity.shape
+        return (
+            f"Sparse{self.kind.capitalize()}({m}×{n}, nnz={self.sparsity.nnz}, mode={self.mode!r}, "
+            f"passes={self.num_colors}, output_format={self.output_format!r})"
+        )
+
+
+def _triangle(pattern: SparsityPattern, which: str | None):
+    return triangle(pattern, which)
+
+
+def _mode_of(c: ColoringResult) -> str:
+    from ..coloring import BidirectionalProblem, ColumnProblem, RowProblem, SymmetricProblem
+
+    if isinstance(c.problem, ColumnProblem):
+        return "fwd"
+    if isinstance(c.problem, RowProblem):
+        return "rev"
+    if isinstance(c.problem, BidirectionalProblem):
+        return "bidirectional"
+    if isinstance(c.problem, SymmetricProblem):
+        return "acyclic" if c.plan.uses_substitution else "star"
+    raise ValueError(f"unsupported coloring problem {c.problem!r}")
+
+
+jax.tree_util.register_pytree_node(
+    SparseDerivative,
+    lambda d: ((), d),
+    lambda d, _: d,
+)
+
+
+class CompressedDerivative:
+    """The raw compressed result: nonzero values plus what decompressed them.
+
+    ``values`` are the derivative's nonzeros in the pattern's row-major order
+    (after decompression of the compressed products); ``pattern`` and
+    ``coloring`` describe them. ``todense()`` / ``to_bcoo()`` assemble the matrix.
+    """
+
+    def __init__(self, values, derivative: SparseDerivative):
+        self.values = values
+        self.pattern = derivative.output_pattern
+        self.coloring = derivative.coloring
+
+    def todense(self):
+        return build_output(self.values, self.pattern, "dense")
+
+    def to_bcoo(self):
+        return build_output(self.values, self.pattern, "bcoo")
+
+
+jax.tree_util.register_pytree_node(
+    CompressedDerivative,
+    lambda c: ((c.values,), (c.pattern, c.coloring)),
+    lambda aux, children: _rebuild_compressed(children[0], *aux),
+)
+
+
+def _rebuild_compressed(values, pattern, coloring):
+    obj = object.__new__(CompressedDerivative)
+    obj.values, obj.pattern, obj.coloring = values, pattern, coloring
+    return obj

@@ -1,0 +1,59 @@
+"""Compressed AD: one JVP, VJP or Hessian-vector product per color, vmapped.
+
+``chunk_size`` bounds how many products are in flight at once: the seeds are
+split into chunks that ``jax.lax.map`` runs one after the other, each chunk
+vmapped; results are identical to the unchunked ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["map_products", "jvp_products", "vjp_products", "hvp_products"]
+
+
+def map_products(fn: Callable, seeds: jax.Array, chunk_size: int | None) -> jax.Array:
+    """``vmap(fn)(seeds)`` over the leading axis, in chunks of ``chunk_size``."""
+    k = seeds.shape[0]
+    if k == 0:
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct(seeds.shape[1:], seeds.dtype))
+        return jnp.zeros((0, *out.shape), out.dtype)
+    if chunk_size is None or chunk_size >= k:
+        return jax.vmap(fn)(seeds)
+    chunk_size = max(int(chunk_size), 1)
+    n_chunks = -(-k // chunk_size)
+    pad = n_chunks * chunk_size - k
+    padded = jnp.concatenate([seeds, jnp.zeros((pad, *seeds.shape[1:]), seeds.dtype)])
+    chunks = padded.reshape(n_chunks, chunk_size, *seeds.shape[1:])
+    out = jax.lax.map(jax.vmap(fn), chunks)
+    return out.reshape(n_chunks * chunk_size, *out.shape[2:])[:k]
+
+
+def jvp_products(g: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None):
+    """``(y, aux, B)`` with ``B[c] = J @ seeds[c]``: one linearisation, one JVP per seed."""
+    y, jvp_fn, aux = jax.linearize(g, x, has_aux=True)
+    return y, aux, map_products(jvp_fn, seeds, chunk_size)
+
+
+def vjp_products(g: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None):
+    """``(y, aux, C)`` with ``C[c] = seeds[c] @ J``: one forward pass, one VJP per seed."""
+    y, vjp_fn, aux = jax.vjp(g, x, has_aux=True)
+    return y, aux, map_products(lambda s: vjp_fn(s)[0], seeds, chunk_size)
+
+
+def hvp_products(f: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None):
+    """``(value, grad, aux, B)`` with ``B[c] = H @ seeds[c]`` (forward over reverse).
+
+    The value and gradient come out of the same linearisation as the products.
+    """
+
+    def value_grad(z):
+        (v, aux), grad = jax.value_and_grad(f, has_aux=True)(z)
+        return (v, grad), aux
+
+    (value, grad), lin, aux = jax.linearize(value_grad, x, has_aux=True)
+    products = map_products(lambda s: lin(s)[1], seeds, chunk_size)
+    return value, grad, aux, products
