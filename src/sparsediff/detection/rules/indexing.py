@@ -116,9 +116,12 @@ def _pointwise_gather(pos: np.ndarray, idx, params):
     mode = lax.GatherScatterMode.CLIP if mode == lax.GatherScatterMode.PROMISE_IN_BOUNDS else mode
     lead = _resolve(_as_np(idx), tuple(shape[d] for d in smap), mode)
     rest = int(np.prod(shape[len(smap) :], dtype=np.int64))
-    flat = pos.reshape(-1, rest)
+    lead_size = int(np.prod(shape[: len(smap)], dtype=np.int64))
+    if lead_size == 0:
+        return None
+    flat = pos.reshape(lead_size, rest)
     out = np.where(lead[..., None] >= 0, flat[np.maximum(lead, 0)], -1)
-    return out.reshape(*lead.shape, *shape[len(smap) :])
+    return out.reshape(tuple(lead.shape) + tuple(shape[len(smap) :]))
 
 
 # -- scatter ----------------------------------------------------------------
@@ -127,6 +130,8 @@ def scatter_targets(operand_shape, indices, updates_shape, dnums, mode) -> np.nd
 
     Runs the gather that is the transpose of the scatter on output positions.
     """
+    if int(np.prod(operand_shape, dtype=np.int64)) == 0:
+        return np.full(int(np.prod(updates_shape, dtype=np.int64)), -1, dtype=np.int64)
     if (
         not tuple(dnums.update_window_dims)
         and sorted(dnums.inserted_window_dims) == list(range(len(operand_shape)))

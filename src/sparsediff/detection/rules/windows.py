@@ -68,4 +68,5 @@ def window_positions(
     full = tuple(out_shape) + tuple(t.shape[1] for t in tables)
     flat = np.broadcast_to(np.where(invalid, -1, flat), full)
     out_size = int(np.prod(out_shape, dtype=np.int64))
-    return flat.reshape(out_size, -1)
+    win_size = int(np.prod([t.shape[1] for t in tables], dtype=np.int64))
+    return flat.reshape(out_size, win_size)
