@@ -1,7 +1,7 @@
 """sparsediff: automatic sparse differentiation for JAX."""
 
 from . import coloring
-from .coloring import ColoringResult, check_coloring
+from .coloring import ColoringResult, check_coloring, load_coloring, save_coloring
 from .detection import (
     DetectionOptions,
     PatternTooLargeError,
@@ -36,6 +36,8 @@ __all__ = [
     "VerificationError",
     "coloring",
     "ColoringResult",
+    "save_coloring",
+    "load_coloring",
     "check_coloring",
     "jacobian_sparsity",
     "hessian_sparsity",

@@ -58,3 +58,31 @@ def test_host_format_under_jit_is_refused():
     jac = sd.jacobian(f, x, output_format="scipy_csr")
     with pytest.raises(TypeError, match="cannot be used under jax.jit"):
         jax.jit(lambda v: jac(v))(x)
+
+
+def test_saved_coloring_round_trip_and_mismatch(tmp_path):
+    import jax
+
+    pattern = sd.jacobian_sparsity(f, x)
+    for problem in ("column", "row", "bidirectional"):
+        c = sd.coloring(pattern, problem)
+        path = sd.save_coloring(c, tmp_path / f"c_{problem}")
+        loaded = sd.load_coloring(path)
+        assert loaded.num_colors == c.num_colors and loaded.pattern == c.pattern
+        jac = sd.jacobian(f, x, coloring=loaded, output_format="dense")
+        np.testing.assert_allclose(np.asarray(jac(x)), np.asarray(jax.jacfwd(f)(x)), rtol=1e-6)
+    h = sd.coloring(sd.hessian_sparsity(lambda v: jnp.sum(v[1:] * v[:-1] ** 2), x), "acyclic")
+    loaded = sd.load_coloring(sd.save_coloring(h, tmp_path / "h.npz"))
+    assert loaded.plan.uses_substitution
+    other = sd.save_coloring(
+        sd.coloring(sd.jacobian_sparsity(f, np.ones(9, np.float32))), tmp_path / "other"
+    )
+    with pytest.raises(ValueError, match=r"the sparsity pattern has 9 columns"):
+        sd.jacobian(f, x, coloring=sd.load_coloring(other))
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, a=np.ones(3))
+    with pytest.raises(ValueError, match="not a saved sparsediff coloring"):
+        sd.load_coloring(bad)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        sd.load_coloring(tmp_path / "junk.npz")

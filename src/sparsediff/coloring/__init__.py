@@ -15,10 +15,17 @@ it.
 import sys as _sys
 import types as _types
 
-from .algorithms import DEFAULT_BEST_ORDERS, BestOfOrders, ColoringAlgorithm, GreedyColoring
+from .algorithms import (
+    BICOLORING_BEST_ORDERS,
+    DEFAULT_BEST_ORDERS,
+    BestOfOrders,
+    ColoringAlgorithm,
+    GreedyColoring,
+)
 from .api import coloring, default_algorithm
 from .decompression import DecompressionPlan
 from .graphs import ColoringGraph
+from .io import load_coloring, save_coloring
 from .orders import (
     ORDERS,
     DynamicLargestFirstOrder,
@@ -60,6 +67,7 @@ __all__ = [
     "GreedyColoring",
     "BestOfOrders",
     "DEFAULT_BEST_ORDERS",
+    "BICOLORING_BEST_ORDERS",
     "Order",
     "NaturalOrder",
     "RandomOrder",
@@ -74,6 +82,8 @@ __all__ = [
     "ColoringGraph",
     "check_coloring",
     "InvalidColoringError",
+    "save_coloring",
+    "load_coloring",
 ]
 
 
