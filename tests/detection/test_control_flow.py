@@ -175,3 +175,26 @@ def test_nested_jit_inside_loop_keeps_counter_known():
         )
 
     np.testing.assert_array_equal(sd.jacobian_sparsity(f, x8).todense(), np.eye(N, dtype=bool))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_accumulating_scan_summary_is_exact(reverse):
+    """Bodies whose carries accumulate (each depends on itself) are summarised
+    once and composed; the result equals the dense oracle's pattern exactly."""
+
+    def f(x):
+        w = x[0] * 2.0  # a constant of the loop that depends on the input
+
+        def step(carry, xt):
+            h, s = carry
+            h = jnp.tanh(0.5 * h + xt[0] * w)
+            s = s + xt[1] ** 2
+            return (h, s), jnp.stack([h * s, xt[1]])
+
+        (h, s), ys = lax.scan(step, (x[1], x[2]), x[3:].reshape(-1, 2), reverse=reverse)
+        return jnp.concatenate([ys.reshape(-1), h[None], s[None]])
+
+    x = np.ones(11, np.float32)
+    p = sd.jacobian_sparsity(f, x)
+    truth = assert_sound(p, f, (x,), points=4)
+    np.testing.assert_array_equal(p.todense(), truth)

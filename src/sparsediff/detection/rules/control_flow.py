@@ -28,6 +28,7 @@ from jax.extend.core import primitives as P
 from ..deps import Deps, aggregate, reduce_all, reduce_axes, take, union, vstack
 from ..registry import register_rule
 from ..values import Val, is_float_dtype
+from .scan_summary import summarized_scan
 
 __all__ = ["register", "FIXED_POINT_ROUNDS"]
 
@@ -247,6 +248,9 @@ def scan_rule(ctx, eqn, invals):
     xs = list(invals[nc + nk :])
     length = p["length"]
     body = p["jaxpr"]
+    summary = summarized_scan(ctx, eqn, consts, init, xs)
+    if summary is not None:
+        return summary
     if length * _body_cost(body) <= ctx.options.unroll_budget:
         carry = init
         steps: list[list[Val]] = [[] for _ in range(len(body.jaxpr.outvars) - nk)]

@@ -12,15 +12,19 @@ JAX's indexing does) are dropped.
 **Known indices** (a constant matrix, or constant indices with input-dependent
 data, e.g. ``BCOO((f(x), idx), shape=...)``): the rules enumerate the stored
 entries with numpy and are exact in every layout (any ``n_batch`` and
-``n_dense``, broadcast batch dimensions, duplicates, padding):
+``n_dense``, broadcast batch dimensions, duplicates, padding), with the few
+conservative spots named below:
 
 - ``bcoo_todense``: data element ``k`` flows to the dense position it is
   stored at; duplicates aggregate.
-- ``bcoo_extract``: a gather of the dense operand at the stored positions.
+- ``bcoo_extract``: a gather of the dense operand at the stored positions
+  (with ``assume_unique=False`` the repeated copies of an index, which JAX
+  zeroes, keep the pattern of the first: conservative).
 - ``bcoo_dot_general``: the contraction of the stored entries with the dense
   operand. Entries of a *known* operand (constant data, constant ``rhs``) that
   are zero contribute nothing, as in :mod:`.contractions`: a constant banded
-  BCOO matrix times ``x`` gives the band.
+  BCOO matrix times ``x`` gives the band. (Stored duplicates that cancel,
+  e.g. ``1`` and ``-1`` at one position, are kept: conservative.)
 - ``bcoo_dot_general_sampled``: the dense contraction evaluated only at the
   stored positions (this is what reverse mode emits for ``bcoo_dot_general``
   with input-dependent data, so Hessians stay sparse).
@@ -34,7 +38,8 @@ entries with numpy and are exact in every layout (any ``n_batch`` and
   its mapping against the primitive's own output on unit data and falls back
   to the per-batch rule below if they disagree.
 - ``bcoo_spdot_general`` (sparse times sparse) is exact for unbatched
-  operands; with batch dimensions it uses the dense fallback.
+  operands, with the same check as ``sum_duplicates`` (the dense fallback if it
+  fails); with batch dimensions it uses the dense fallback.
 
 **Unknown indices** (indices that depend on the input, e.g. those produced by
 ``bcoo_fromdense`` of an input-dependent matrix) make the rules conservative
@@ -47,7 +52,10 @@ over the contracted axes. ``bcoo_dot_general_sampled`` and
 ``bcoo_fromdense`` of an input-dependent matrix: the indices are unknown
 integers; data element ``k`` of a batch element is one of the matrix entries
 of that batch element with the same dense coordinate and flat sparse position
-at least ``k`` (``jnp.nonzero`` lists non-zeros in row-major order), or zero.
+at least ``k`` (``jnp.nonzero`` lists non-zeros in row-major order), or zero
+(without sparse dimensions every slot holds the whole block, as in JAX's JVP).
+``BCOO.sum_duplicates()`` also drops stored zeros, so its indices depend on the
+data: it meets the unknown-index rules.
 
 Negative coordinates follow the CPU semantics of JAX's own implementation (they
 wrap around); GPU lowerings through cuSPARSE leave them undefined.
