@@ -119,12 +119,7 @@ def trace_for_detection(
         call_kwargs = jax.tree_util.tree_unflatten(kw_treedef, kw_vals)
         out = f(*call_args, **call_kwargs)
         if has_aux:
-            if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                raise ValueError(
-                    "has_aux=True requires f to return a pair (output, aux); got "
-                    f"{type(out).__name__}"
-                )
-            out = out[0]
+            out = split_aux(out)[0]
         return out
 
     flat_specs = [s for specs in arg_specs for s in specs] + kw_specs
@@ -160,6 +155,15 @@ def trace_for_detection(
         )
     out_structure = Structure(tuple(out_leaves), argnums=None, treedef=out_treedef)
     return _Traced(closed, in_structure, out_structure, selected, len(flat_specs))
+
+
+def split_aux(out: Any) -> tuple[Any, Any]:
+    """``(output, aux)`` from what a ``has_aux=True`` function returned."""
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise ValueError(
+            f"has_aux=True requires f to return a pair (output, aux); got {type(out).__name__}"
+        )
+    return out[0], out[1]
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -278,12 +282,7 @@ def hessian_sparsity(
     def scalar_f(*a, **k):
         out = f(*a, **k)
         if has_aux:
-            if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                raise ValueError(
-                    "has_aux=True requires f to return a pair (output, aux); got "
-                    f"{type(out).__name__}"
-                )
-            out = out[0]
+            out = split_aux(out)[0]
         return _scalar_output(out)
 
     grad_f = jax.grad(scalar_f, argnums=argnums_t[0] if single else argnums_t)

@@ -47,6 +47,26 @@ class LazyDerivative:
 jax.tree_util.register_pytree_node(LazyDerivative, lambda d: ((), d), lambda d, _: d)
 
 
+_OPTION_NAMES = (
+    "argnums",
+    "has_aux",
+    "mode",
+    "output_format",
+    "chunk_size",
+    "sparsity",
+    "coloring",
+    "triangle",
+)
+
+
+def _options(scope: dict, with_value: bool = False) -> dict:
+    """The preparation options among a public function's arguments."""
+    opts = {k: scope[k] for k in _OPTION_NAMES if k in scope}
+    if with_value:
+        opts["with_value"] = True
+    return opts
+
+
 def _make(kind, f, sample_args, sample_kwargs, options):
     if not sample_args:
         if sample_kwargs:
@@ -98,15 +118,7 @@ def jacobian(
         coloring: a :class:`~sparsediff.coloring.ColoringResult` to use (its
             problem sets the mode).
     """
-    options = dict(
-        argnums=argnums,
-        has_aux=has_aux,
-        mode=mode,
-        output_format=output_format,
-        chunk_size=chunk_size,
-        sparsity=sparsity,
-        coloring=coloring,
-    )
+    options = _options(locals())
     return _make("jacobian", f, sample_args, sample_kwargs, options)
 
 
@@ -124,16 +136,7 @@ def value_and_jacobian(
 ):
     """Like :func:`jacobian`, returning ``(f(x), J)`` from the same AD passes
     (``((f(x), aux), J)`` with ``has_aux``)."""
-    options = dict(
-        argnums=argnums,
-        has_aux=has_aux,
-        mode=mode,
-        output_format=output_format,
-        chunk_size=chunk_size,
-        sparsity=sparsity,
-        coloring=coloring,
-        with_value=True,
-    )
+    options = _options(locals(), with_value=True)
     return _make("jacobian", f, sample_args, sample_kwargs, options)
 
 
@@ -158,16 +161,7 @@ def hessian(
     (or ``"upper"``) returns only that triangle, as Ipopt expects. Other options
     as in :func:`jacobian`.
     """
-    options = dict(
-        argnums=argnums,
-        has_aux=has_aux,
-        mode=mode,
-        output_format=output_format,
-        chunk_size=chunk_size,
-        sparsity=sparsity,
-        coloring=coloring,
-        triangle=triangle,
-    )
+    options = _options(locals())
     return _make("hessian", f, sample_args, sample_kwargs, options)
 
 
@@ -186,15 +180,5 @@ def value_and_hessian(
 ):
     """Like :func:`hessian`, returning ``(f(x), ∇f(x), H)`` from the same passes
     (``((f(x), aux), ∇f(x), H)`` with ``has_aux``)."""
-    options = dict(
-        argnums=argnums,
-        has_aux=has_aux,
-        mode=mode,
-        output_format=output_format,
-        chunk_size=chunk_size,
-        sparsity=sparsity,
-        coloring=coloring,
-        triangle=triangle,
-        with_value=True,
-    )
+    options = _options(locals(), with_value=True)
     return _make("hessian", f, sample_args, sample_kwargs, options)

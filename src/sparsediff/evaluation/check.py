@@ -32,6 +32,13 @@ def _default_tol(dtype) -> tuple[float, float]:
     return (1e-10, 1e-10) if np.dtype(dtype) == np.float64 else (2e-4, 2e-4)
 
 
+def _tolerances(dtype, mat, rtol, atol) -> tuple[float, float, float]:
+    """Relative and absolute tolerances (defaults by dtype) and the entry scale."""
+    d_rtol, d_atol = _default_tol(dtype)
+    scale = max(1.0, float(np.abs(mat.data).max(initial=0.0)))
+    return (d_rtol if rtol is None else rtol), (d_atol if atol is None else atol), scale
+
+
 def _values(prepared: SparseDerivative, args, kwargs):
     """The derivative as a scipy CSR matrix at ``args``."""
     import scipy.sparse as sp
@@ -78,12 +85,9 @@ def check_jacobian(
     """
     mat = _values(prepared, args, kwargs)
     g, x = flat_function(f, args, kwargs, prepared.argnums, prepared.has_aux)
-    d_rtol, d_atol = _default_tol(x.dtype)
-    rtol = d_rtol if rtol is None else rtol
-    atol = d_atol if atol is None else atol
+    rtol, atol, scale = _tolerances(x.dtype, mat, rtol, atol)
     rng = np.random.default_rng(seed)
     y, vjp_fn, _ = jax.vjp(g, x, has_aux=True)
-    scale = max(1.0, float(np.abs(mat.data).max(initial=0.0)))
     for k in range(num_vectors):
         v = rng.normal(size=x.shape).astype(x.dtype)
         jv = np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (jnp.asarray(v),))[1])
@@ -118,10 +122,7 @@ def check_hessian(
         full = mat + mat.T
         full.setdiag(mat.diagonal())
         mat = full
-    d_rtol, d_atol = _default_tol(x.dtype)
-    rtol = d_rtol if rtol is None else rtol
-    atol = d_atol if atol is None else atol
-    scale = max(1.0, float(np.abs(mat.data).max(initial=0.0)))
+    rtol, atol, scale = _tolerances(x.dtype, mat, rtol, atol)
     rng = np.random.default_rng(seed)
     grad = jax.grad(scalar)
     for k in range(num_vectors):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ..detection.api import _is_array_like, _normalize_argnums, _spec_of
+from ..detection.api import _is_array_like, _normalize_argnums, _spec_of, split_aux
 
 __all__ = ["Signature", "split_kwargs", "flat_function"]
 
@@ -121,12 +121,7 @@ def flat_function(
         out = f(*call, **kwargs)
         aux = None
         if has_aux:
-            if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                raise ValueError(
-                    "has_aux=True requires f to return a pair (output, aux); got "
-                    f"{type(out).__name__}"
-                )
-            out, aux = out
+            out, aux = split_aux(out)
         y, _ = ravel_pytree(out)
         return y, aux
 
