@@ -86,3 +86,12 @@ def test_saved_coloring_round_trip_and_mismatch(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a readable .npz"):
         sd.load_coloring(tmp_path / "junk.npz")
+
+
+def test_custom_vjp_function_uses_reverse_mode():
+    from tests.detection.test_exact import mixing
+
+    jac = sd.jacobian(mixing, x)
+    assert jac.mode == "rev"
+    with pytest.raises(ValueError, match="needs forward-mode AD"):
+        sd.jacobian(mixing, x, mode="fwd")

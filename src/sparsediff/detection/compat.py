@@ -95,16 +95,21 @@ def extra_primitives() -> dict[str, Any]:
 _STATE_PRIMITIVES = {"new_ref", "get", "swap", "addupdate", "freeze", "ref_get", "ref_swap"}
 
 
-def _uses_state(jaxpr: Jaxpr) -> bool:
+def contains_primitive(jaxpr: Jaxpr, *names: str) -> bool:
+    """Whether ``jaxpr`` or any jaxpr nested in its equations uses a primitive named so."""
     from jax.extend.core import jaxprs_in_params
 
     for eqn in jaxpr.eqns:
-        if eqn.primitive.name in _STATE_PRIMITIVES:
+        if eqn.primitive.name in names:
             return True
         for sub in jaxprs_in_params(eqn.params):
-            if _uses_state(sub):
+            if contains_primitive(sub, *names):
                 return True
     return False
+
+
+def _uses_state(jaxpr: Jaxpr) -> bool:
+    return contains_primitive(jaxpr, *_STATE_PRIMITIVES)
 
 
 def discharge_state(closed: ClosedJaxpr) -> ClosedJaxpr:

@@ -44,8 +44,14 @@ def color_for(pattern: SparsityPattern, mode: str) -> ColoringResult | None:
     return None if problem is None else coloring(pattern, problem)
 
 
-def choose(pattern: SparsityPattern, kind: str, mode: str | None) -> Choice:
-    """The mode (and its coloring) for a Jacobian (``kind="jacobian"``) or Hessian."""
+def choose(
+    pattern: SparsityPattern, kind: str, mode: str | None, forward_ok: bool = True
+) -> Choice:
+    """The mode (and its coloring) for a Jacobian (``kind="jacobian"``) or Hessian.
+
+    ``forward_ok=False`` (the function uses ``jax.custom_vjp``, which JAX can
+    only differentiate in reverse mode) restricts Jacobians to VJPs.
+    """
     m, n = pattern.shape
     modes = JACOBIAN_MODES if kind == "jacobian" else HESSIAN_MODES
     if mode is not None:
@@ -54,7 +60,17 @@ def choose(pattern: SparsityPattern, kind: str, mode: str | None) -> Choice:
                 f"mode {mode!r} is not valid for a {kind}; choose one of {', '.join(modes)} "
                 "or None (automatic)"
             )
+        if not forward_ok and mode in ("fwd", "bidirectional", "dense_fwd"):
+            raise ValueError(
+                f"mode {mode!r} needs forward-mode AD, which JAX cannot apply to this function "
+                "(it uses jax.custom_vjp); use mode='rev' or None"
+            )
         return Choice(mode, color_for(pattern, mode))
+    if not forward_ok:
+        row = coloring(pattern, "row")
+        if row.num_colors >= DENSE_FRACTION * m and m > 0:
+            return Choice("dense_rev", None)
+        return Choice("rev", row)
     if kind == "hessian":
         star = coloring(pattern, "symmetric")
         best = Choice("star", star)

@@ -21,7 +21,7 @@ from jax.flatten_util import ravel_pytree
 from ..coloring import ColoringResult
 from ..decompression.formats import HOST_FORMATS, build_output, check_format, host_output, triangle
 from ..decompression.jax_plan import JaxPlan
-from ..detection import hessian_sparsity, jacobian_sparsity
+from ..detection import compat, hessian_sparsity, jacobian_sparsity
 from ..patterns import SparsityPattern
 from . import modes as _modes
 from .flat import Signature, flat_function, normalize_argnums, split_kwargs
@@ -81,7 +81,8 @@ class SparseDerivative:
             self.mode = _mode_of(coloring)
             self.coloring = coloring
         else:
-            choice = _modes.choose(self.sparsity, kind, mode)
+            forward_ok = kind == "hessian" or self._forward_supported(args, kwargs)
+            choice = _modes.choose(self.sparsity, kind, mode, forward_ok=forward_ok)
             self.mode, self.coloring = choice.mode, choice.coloring
         self._tri = triangle
         self._tri_idx = triangle_positions = _triangle(self.sparsity, triangle)
@@ -130,6 +131,24 @@ class SparseDerivative:
         if self.kind == "hessian" and sparsity.m != n:
             raise ValueError(f"a Hessian pattern must be square ({n}×{n}); got {sparsity.shape}")
         return sparsity
+
+    def _forward_supported(self, args, kwargs) -> bool:
+        """Whether JAX can run forward mode through ``f`` (not through custom_vjp)."""
+
+        def probe(a, k):
+            g, x = flat_function(self.f, a, k, self.argnums, self.has_aux)
+            return jax.jvp(lambda z: g(z)[0], (x,), (x,))
+
+        try:
+            closed = jax.make_jaxpr(probe)(args, kwargs)
+        except TypeError as err:
+            if "custom_vjp" in str(err) or "forward-mode" in str(err):
+                return False
+            raise
+        except Exception:  # noqa: BLE001 - other failures surface at evaluation
+            return True
+        # JAX stages the refusal (a custom_lin or unreachable equation) for run time
+        return not compat.contains_primitive(closed.jaxpr, "unreachable", "custom_lin")
 
     def _setup_evaluation(self) -> None:
         c = self.coloring
