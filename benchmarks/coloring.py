@@ -154,9 +154,10 @@ def _cases(spec: PatternSpec) -> list[tuple[str, str, Any]]:
             ]
         for problem in ("bidirectional", "acyclic_bicoloring"):
             out += [
-                (problem, "default (best of 2 + one-sided)", None),
+                (problem, "default (one-sided LF, reversed LF)", None),
                 (problem, "reversed(largest_first)", GreedyColoring("reversed:largest_first")),
-                (problem, "natural", GreedyColoring("natural")),
+                (problem, "reversed(smallest_last)", GreedyColoring("reversed:smallest_last")),
+                (problem, "best of orders", BestOfOrders()),
             ]
     if spec.hessian:
         if not spec.jacobian:
@@ -206,7 +207,7 @@ def run_sparsediff(spec: PatternSpec, size: int, repeats: int) -> list[dict[str,
                 "bound": r.lower_bound,
                 "order": r.order,
                 "time": t.best,
-                "single": not label.startswith(("best", "default (best")),
+                "single": not label.startswith(("best", "default (one-sided")),
             }
         )
         log(f"  {problem:<19} {label:<32} {r.num_colors:>7} colors  {fmt_seconds(t.best)}")

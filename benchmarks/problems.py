@@ -58,6 +58,8 @@ __all__ = [
     "stencil_step",
     "fori_stencil",
     "scan_recurrence",
+    "arrowhead",
+    "dense_row_col",
     "ExactnessCase",
     "EXACTNESS_CASES",
     "get_problem",
@@ -159,6 +161,22 @@ def scan_recurrence(x: jax.Array) -> jax.Array:
         return h, h
 
     return lax.scan(step, jnp.zeros((), x.dtype), x)[1]
+
+
+def arrowhead(x: jax.Array) -> jax.Array:
+    """``sum(x[1:]**2 x[0]) + sum(cos(x))``: arrowhead Hessian (diagonal, dense row and column 0).
+
+    Not in ``PROBLEMS``; used by the evaluation benchmark.
+    """
+    return jnp.sum(x[1:] ** 2 * x[0]) + jnp.sum(jnp.cos(x))
+
+
+def dense_row_col(x: jax.Array) -> jax.Array:
+    """``concatenate([sum(x**2), x[1:] x[0] + x[1:]**3])``: a square Jacobian with a dense first
+    row, a dense first column and a diagonal: three passes by bicoloring (two JVPs, one VJP),
+    ``n`` by either one-sided coloring.  Not in ``PROBLEMS``; used by the evaluation benchmark.
+    """
+    return jnp.concatenate([jnp.sum(x**2, keepdims=True), x[1:] * x[0] + x[1:] ** 3])
 
 
 def _square_shape(size: int) -> tuple[int, ...]:

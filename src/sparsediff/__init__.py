@@ -1,7 +1,13 @@
 """sparsediff: automatic sparse differentiation for JAX."""
 
 from . import coloring
-from .coloring import ColoringResult, check_coloring, load_coloring, save_coloring
+from .coloring import (
+    ColoringResult,
+    InvalidColoringError,
+    check_coloring,
+    load_coloring,
+    save_coloring,
+)
 from .detection import (
     DetectionOptions,
     PatternTooLargeError,
@@ -39,6 +45,7 @@ __all__ = [
     "save_coloring",
     "load_coloring",
     "check_coloring",
+    "InvalidColoringError",
     "jacobian_sparsity",
     "hessian_sparsity",
     "SparsityPattern",

@@ -290,3 +290,42 @@ def test_validator_catches_a_corrupted_plan():
     plan = dataclasses.replace(r.plan, subst_out_sign=-r.plan.subst_out_sign)
     with pytest.raises(InvalidColoringError, match="decompression gives"):
         check_coloring(p, dataclasses.replace(r, plan=plan))
+
+
+# ---------------------------------------------------------------------------- kernels
+@pytest.mark.parametrize("seed", [0, 1])
+def test_heavy_nets_give_the_same_first_fit_coloring(seed, monkeypatch):
+    # Dense rows take the "next free color" tables; the colors must be exactly those
+    # of the plain first-fit walk.
+    from sparsediff.coloring import distance2
+
+    rng = np.random.default_rng(seed)
+    a = rng.random((300, 400)) < 0.01
+    a[rng.integers(0, 300, 4), :] = True
+    a[:, :300][rng.integers(0, 300, 2)] |= rng.random((2, 300)) < 0.9
+    p = SparsityPattern.from_dense(a)
+    for name in ("natural", "largest_first", "random"):
+        graph = column_graph(p)
+        order = as_order(name)(graph)
+        assert distance2.heavy_nets(graph)[1] > 0
+        fast = distance2.greedy_distance2(graph, order)
+        monkeypatch.setattr(distance2, "HEAVY_NET_SIZE", 10**9)
+        assert distance2.heavy_nets(graph)[1] == 0
+        np.testing.assert_array_equal(fast, distance2.greedy_distance2(graph, order))
+        monkeypatch.undo()
+
+
+def test_costly_distance2_walks_fall_back_to_estimated_degrees(monkeypatch):
+    from sparsediff.coloring import graphs
+
+    p = SparsityPattern.from_dense(np.random.default_rng(3).random((40, 60)) < 0.3)
+    exact = column_graph(p).degrees
+    monkeypatch.setattr(graphs, "WALK_BUDGET", 10)
+    g = column_graph(p)
+    assert not g.exact_degrees
+    assert np.all(g.degrees >= exact) and np.all(g.degrees <= p.n - 1)
+    with pytest.warns(RuntimeWarning, match="largest-first"):
+        order = as_order("smallest_last")(g)
+    np.testing.assert_array_equal(order, as_order("largest_first")(g))
+    with pytest.warns(RuntimeWarning):
+        assert_valid(p, coloring(p, "column", "incidence_degree"))

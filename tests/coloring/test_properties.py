@@ -69,7 +69,7 @@ def test_symmetric_problems_on_unsymmetric_patterns(pattern):
 def test_best_of_orders_is_no_worse_than_each_order(pattern):
     orders = ("natural", "largest_first", "smallest_last")
     for problem in ("column", "row", "bidirectional", "acyclic_bicoloring"):
-        best = coloring(pattern, problem, BestOfOrders(orders))
+        best = coloring(pattern, problem, BestOfOrders(orders, one_sided=("natural",)))
         assert_valid(pattern, best)
         for order in orders:
             assert best.num_colors <= coloring(pattern, problem, order).num_colors

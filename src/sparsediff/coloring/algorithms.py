@@ -10,7 +10,13 @@ from .orders import NaturalOrder, Order, RandomOrder, as_order
 from .problems import BidirectionalProblem, ColoringProblem, as_problem
 from .result import ColoringResult
 
-__all__ = ["ColoringAlgorithm", "GreedyColoring", "BestOfOrders", "DEFAULT_BEST_ORDERS"]
+__all__ = [
+    "ColoringAlgorithm",
+    "GreedyColoring",
+    "BestOfOrders",
+    "DEFAULT_BEST_ORDERS",
+    "BICOLORING_BEST_ORDERS",
+]
 
 
 class ColoringAlgorithm:
@@ -69,6 +75,7 @@ class GreedyColoring(ColoringAlgorithm):
         return f"greedy({as_order(self.order).describe()}{post})"
 
 
+#: Orders tried by :class:`BestOfOrders` for column, row and symmetric problems.
 DEFAULT_BEST_ORDERS: tuple[Order, ...] = (
     NaturalOrder(),
     *(as_order(name) for name in ("largest_first", "smallest_last", "incidence_degree")),
@@ -78,60 +85,93 @@ DEFAULT_BEST_ORDERS: tuple[Order, ...] = (
     RandomOrder(2),
 )
 
+#: Orders tried by :class:`BestOfOrders` for bicoloring.  Reversed orders first: they
+#: color dense rows and columns last, which bicoloring needs (see ReversedOrder).
+BICOLORING_BEST_ORDERS: tuple[Order, ...] = tuple(
+    as_order(name)
+    for name in (
+        "reversed:largest_first",
+        "reversed:smallest_last",
+        "reversed:dynamic_largest_first",
+        "natural",
+        "smallest_last",
+        "largest_first",
+    )
+)
+
 
 @dataclass(frozen=True)
 class BestOfOrders(ColoringAlgorithm):
     """Greedy coloring in each of several orders; the coloring with the fewest colors wins.
 
-    Ties go to the earliest candidate; the search stops early when a coloring
+    Ties go to the earliest candidate; the search stops as soon as a coloring
     meets the lower bound (it cannot be beaten).  The result's ``order`` names the
     winner.
 
     Args:
         orders: the orders to try (anything :func:`~sparsediff.coloring.as_order`
-            accepts); by default the five classic orders and three random ones.
+            accepts).  ``None``: :data:`DEFAULT_BEST_ORDERS` (the five classic
+            orders and three random ones), or :data:`BICOLORING_BEST_ORDERS` for
+            bidirectional problems.
         postprocessing: as for :class:`GreedyColoring`.
-        one_sided: for bidirectional problems, also try a pure column coloring
-            and a pure row coloring in each order (as bicolorings with no reverse,
-            or no forward, pass), so the result never needs more passes than
-            one-sided coloring.
+        one_sided: bidirectional problems only: orders in which a pure column
+            coloring and a pure row coloring are also tried (as bicolorings with
+            no reverse, or no forward, pass), first, since they are cheap; the
+            result then never needs more passes than one-sided coloring.
+            ``None``: :data:`DEFAULT_BEST_ORDERS`; ``()``: none.
     """
 
-    orders: tuple[Any, ...] = DEFAULT_BEST_ORDERS
+    orders: tuple[Any, ...] | None = None
     postprocessing: bool | None = None
-    one_sided: bool = True
+    one_sided: tuple[Any, ...] | None = None
 
     def __post_init__(self) -> None:
-        if len(tuple(self.orders)) == 0:
+        for name in ("orders", "one_sided"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+        if self.orders is not None and len(self.orders) == 0:
             raise ValueError("BestOfOrders needs at least one order")
-        object.__setattr__(self, "orders", tuple(self.orders))
+
+    def _plan(self, problem: ColoringProblem) -> tuple[tuple[str | None, Order], ...]:
+        """Candidates ``(side, order)``: one-sided ones first, then ``side=None``."""
+        bidirectional = isinstance(problem, BidirectionalProblem)
+        default = BICOLORING_BEST_ORDERS if bidirectional else DEFAULT_BEST_ORDERS
+        orders = [as_order(o) for o in (self.orders if self.orders is not None else default)]
+        runs: list[tuple[str | None, Order]] = []
+        if bidirectional:
+            one_sided = DEFAULT_BEST_ORDERS if self.one_sided is None else self.one_sided
+            runs += [(side, as_order(o)) for o in one_sided for side in ("column", "row")]
+        return (*runs, *((None, o) for o in orders))
 
     def color(self, pattern: SparsityPattern, problem: ColoringProblem | str) -> ColoringResult:
         from .solve import solve, solve_one_sided
 
         prob = as_problem(problem)
         post = _postprocessing(self.postprocessing, prob)
-        sides = (
-            ("column", "row") if self.one_sided and isinstance(prob, BidirectionalProblem) else ()
-        )
         best: ColoringResult | None = None
-        for spec in self.orders:
-            order = as_order(spec)
-            for side in (*sides, None):
-                if side is None:
-                    result = solve(pattern, prob, order, postprocessing=post, algorithm="")
-                else:
-                    result = solve_one_sided(pattern, prob, order, side=side, algorithm="")
-                if best is None or result.num_colors < best.num_colors:
-                    best = result
-                if best.num_colors <= best.lower_bound:
-                    return _with_algorithm(best, self.describe())  # provably optimal
+        for side, order in self._plan(prob):
+            if side is None:
+                result = solve(pattern, prob, order, postprocessing=post, algorithm="")
+            else:
+                result = solve_one_sided(pattern, prob, order, side=side, algorithm="")
+            if best is None or result.num_colors < best.num_colors:
+                best = result
+            if best.num_colors <= best.lower_bound:
+                break  # provably optimal
         assert best is not None
         return _with_algorithm(best, self.describe())
 
     def describe(self) -> str:
-        names = ", ".join(as_order(o).describe() for o in self.orders)
-        return f"best of orders ({names})"
+        if self.orders is None and self.one_sided is None:
+            return "best of orders"
+        parts = []
+        if self.one_sided is not None:
+            names = ", ".join(as_order(o).describe() for o in self.one_sided)
+            parts.append(f"one-sided: {names or 'none'}")
+        if self.orders is not None:
+            parts.append(", ".join(as_order(o).describe() for o in self.orders))
+        return f"best of orders ({'; '.join(parts)})"
 
 
 def _with_algorithm(result: ColoringResult, name: str) -> ColoringResult:

@@ -17,14 +17,19 @@ def default_algorithm(problem: ColoringProblem | str) -> ColoringAlgorithm:
 
     Greedy coloring in largest-first order for column, row and symmetric
     problems (the classic choice, and the order of asdex, so the counts match).
-    Bicoloring depends much more on the order: dense rows and columns should be
-    colored last so they get colors of their own, while on patterns without
-    them largest-first or one-sided coloring is better.  Bidirectional problems
-    therefore take the best of largest-first, its reverse, and one-sided column
-    and row coloring (:class:`BestOfOrders`).
+
+    Bicoloring pays off on patterns with dense rows *and* dense columns, and
+    there it needs the dense ones colored *last*, so that they get colors of
+    their own while their many neighbours share colors and are neutralized:
+    reversed largest-first does that (largest-first or natural order can need
+    ``n`` passes on an arrowhead).  On other patterns plain column or row
+    coloring usually needs fewer passes.  Bidirectional problems therefore take
+    the best of column and row coloring in largest-first order and the
+    bicoloring in reversed largest-first order (:class:`BestOfOrders`, stopping
+    early at the lower bound).
     """
     if isinstance(as_problem(problem), BidirectionalProblem):
-        return BestOfOrders(orders=("largest_first", "reversed:largest_first"))
+        return BestOfOrders(orders=("reversed:largest_first",), one_sided=("largest_first",))
     return GreedyColoring("largest_first")
 
 

@@ -35,6 +35,10 @@ __all__ = [
 
 _INT32_MAX = 2**31 - 1
 
+#: Most steps spent walking distance-2 neighbourhoods for vertex degrees (the
+#: distance-2 degrees and the dynamic orders); beyond, degrees are estimated.
+WALK_BUDGET = 3 * 10**8
+
 
 def _index_dtype(size: int) -> np.dtype:
     return np.dtype(np.int32) if size < _INT32_MAX else np.dtype(np.int64)
@@ -66,6 +70,10 @@ class ColoringGraph:
             half-edge.
         complete: ``True`` when one net holds every vertex, so that all vertices
             conflict pairwise (degree-based orders are then all equivalent).
+        walk_cost: steps of one walk over every vertex's neighbourhood: the sum
+            of the squared net sizes for ``"distance2"``, the number of
+            half-edges for ``"adjacency"``.
+        exact_degrees: whether :attr:`degrees` are exact (see there).
     """
 
     __slots__ = (
@@ -77,6 +85,7 @@ class ColoringGraph:
         "net_idx",
         "transpose",
         "complete",
+        "walk_cost",
         "_degrees",
     )
 
@@ -101,14 +110,22 @@ class ColoringGraph:
         self.net_idx = net_idx
         self.transpose = transpose
         self._degrees = None
+        sizes = np.diff(net_ptr) if kind == "distance2" and net_ptr is not None else None
         self.complete = bool(
-            kind == "distance2"
+            sizes is not None
             and self.num_vertices > 1
-            and net_ptr is not None
-            and net_ptr.size > 1
-            and int(np.diff(net_ptr).max()) == self.num_vertices
+            and sizes.size > 0
+            and int(sizes.max()) == self.num_vertices
         )
+        if sizes is None:
+            self.walk_cost = int(idx.size)
+        else:
+            self.walk_cost = int(np.dot(sizes.astype(np.float64), sizes.astype(np.float64)))
         _readonly(ptr, idx, net_ptr, net_idx, transpose)
+
+    @property
+    def exact_degrees(self) -> bool:
+        return self.kind == "adjacency" or self.complete or self.walk_cost <= WALK_BUDGET
 
     @property
     def degrees(self) -> np.ndarray:
@@ -116,14 +133,21 @@ class ColoringGraph:
 
         For ``"distance2"`` graphs this is the distance-2 degree in the bipartite
         graph (the degree in the column-intersection graph), computed without
-        building that graph; its cost is the sum of the squared net sizes, like
-        the greedy coloring itself.
+        building that graph.  That walk costs :attr:`walk_cost` steps; above
+        :data:`WALK_BUDGET` (large, nearly dense nets) the upper bound
+        ``min(n - 1, sum over the vertex's nets of (size - 1))`` is used instead
+        (:attr:`exact_degrees` is then ``False``).
         """
         if self._degrees is None:
             if self.kind == "adjacency":
                 deg = np.diff(self.ptr)
             elif self.complete:
                 deg = np.full(self.num_vertices, self.num_vertices - 1, dtype=np.int64)
+            elif not self.exact_degrees:
+                sizes = (np.diff(self.net_ptr) - 1).astype(np.float64)
+                owner = np.repeat(np.arange(self.num_vertices), np.diff(self.ptr))
+                bound = np.bincount(owner, weights=sizes[self.idx], minlength=self.num_vertices)
+                deg = np.minimum(bound, max(self.num_vertices - 1, 0)).astype(np.int64)
             else:
                 from .distance2 import distance2_degrees
 

@@ -28,11 +28,15 @@ the smallest vertex index, except that the dynamic orders take whichever tied
 vertex their bucket queue holds first (deterministic).  When one net holds all
 vertices (a dense row in column coloring) every pair of vertices conflicts and
 all orders give the same number of colors; the degree-based orders then return
-the natural order without computing anything.
+the natural order without computing anything.  When walking the distance-2
+neighbourhoods would be too costly (nearly dense rows or columns: more than
+``graphs.WALK_BUDGET`` steps), degrees are estimated from above and the
+dynamic orders fall back to largest-first, with a warning.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -116,6 +120,8 @@ class SmallestLastOrder(Order):
     def __call__(self, graph: ColoringGraph) -> np.ndarray:
         if graph.complete:
             return np.arange(graph.num_vertices, dtype=np.int64)
+        if _too_costly(graph, self.name):
+            return LargestFirstOrder()(graph)
         from .order_kernels import smallest_last
 
         return smallest_last(graph)
@@ -130,6 +136,8 @@ class IncidenceDegreeOrder(Order):
     def __call__(self, graph: ColoringGraph) -> np.ndarray:
         if graph.complete:
             return np.arange(graph.num_vertices, dtype=np.int64)
+        if _too_costly(graph, self.name):
+            return LargestFirstOrder()(graph)
         from .order_kernels import incidence_degree
 
         return incidence_degree(graph)
@@ -144,6 +152,8 @@ class DynamicLargestFirstOrder(Order):
     def __call__(self, graph: ColoringGraph) -> np.ndarray:
         if graph.complete:
             return np.arange(graph.num_vertices, dtype=np.int64)
+        if _too_costly(graph, self.name):
+            return LargestFirstOrder()(graph)
         from .order_kernels import dynamic_largest_first
 
         return dynamic_largest_first(graph)
@@ -210,6 +220,19 @@ ORDERS: dict[str, type[Order]] = {
     "incidence_degree": IncidenceDegreeOrder,
     "dynamic_largest_first": DynamicLargestFirstOrder,
 }
+
+
+def _too_costly(graph: ColoringGraph, name: str) -> bool:
+    """Whether a dynamic order must fall back to largest-first on this graph."""
+    if graph.exact_degrees:
+        return False
+    warnings.warn(
+        f"{name} order: walking the distance-2 neighbourhoods would take "
+        f"{graph.walk_cost:.2g} steps; using largest-first on estimated degrees",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def as_order(order: Order | str | Callable[[ColoringGraph], Any] | Any) -> Order:

@@ -23,6 +23,7 @@ __all__ = ["resolve_single_edges", "renumber"]
 
 @njit(cache=True)
 def _resolve(us, ws, needed, vclass, nclass):
+    """Chosen end of each single edge ``(us[e], ws[e])``; updates ``needed``."""
     active = np.zeros(nclass, dtype=np.bool_)
     for v in range(needed.size):
         if needed[v]:

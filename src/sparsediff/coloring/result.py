@@ -69,6 +69,12 @@ class TreeSets:
         return int(self.roots.size)
 
 
+def _symbol(color: int) -> str:
+    if color < 0:
+        return "○"
+    return _SYMBOLS[color] if color < len(_SYMBOLS) else "*"
+
+
 def _groups(colors: np.ndarray | None, k: int) -> tuple[np.ndarray, ...]:
     if colors is None:
         return ()
@@ -282,22 +288,34 @@ class ColoringResult:
         verdict = "optimal" if self.is_optimal else f"gap {self.num_colors - self.lower_bound}"
         return f"{text}; lower bound {self.lower_bound} ({self.lower_bound_kind}; {verdict})"
 
-    def _preview(self) -> list[str]:
+    def _preview(self) -> tuple[str, list[str]]:
+        """Caption and lines of a small drawing of the pattern, one symbol per entry."""
         m, n = self.shape
-        if isinstance(self.problem, BidirectionalProblem) or m == 0 or n == 0:
-            return []
-        if m > _PREVIEW_ROWS or n > _PREVIEW_COLS:
-            return []
-        by_row = isinstance(self.problem, RowProblem)
-        colors = np.asarray(self.colors, dtype=np.int64)
-        grid = np.full((m, n), "⋅", dtype="<U1")
+        if m == 0 or n == 0 or m > _PREVIEW_ROWS or n > _PREVIEW_COLS:
+            return "", []
         r, c = self.pattern.rows, self.pattern.cols
-        vc = colors[r] if by_row else colors[c]
-        sym = np.array([_SYMBOLS[x] if 0 <= x < len(_SYMBOLS) else "*" for x in vc])
-        if vc.size:
-            sym[vc < 0] = "○"
+        if isinstance(self.problem, BidirectionalProblem):
+            # The pass each entry is read from: forward colors as digits, reverse ones
+            # as letters; '+' for entries recovered by substitution.
+            src = np.full(self.pattern.nnz, -1, dtype=np.int64)
+            src[self.plan.direct_nz] = self.plan.direct_src
+            fwd_size = m * self.num_forward
+            sym = np.full(r.size, "+", dtype="<U1")
+            fwd = (src >= 0) & (src < fwd_size)
+            rev = src >= fwd_size
+            sym[fwd] = [_symbol(x) for x in src[fwd] % max(self.num_forward, 1)]
+            sym[rev] = [_symbol(10 + x) for x in (src[rev] - fwd_size) // n]
+            caption = "entry read from: forward color (digit), reverse color (letter)"
+        else:
+            by_row = isinstance(self.problem, RowProblem)
+            colors = np.asarray(self.colors, dtype=np.int64)
+            vc = colors[r] if by_row else colors[c]
+            sym = np.array([_symbol(x) for x in vc], dtype="<U1")
+            caption = "symbol = color of the entry's " + ("row" if by_row else "column")
+        grid = np.full((m, n), "⋅", dtype="<U1")
+        if r.size:
             grid[r, c] = sym
-        return ["  " + "".join(line) for line in grid]
+        return caption, ["  " + "".join(line) for line in grid]
 
     def __repr__(self) -> str:
         m, n = self.shape
@@ -318,12 +336,8 @@ class ColoringResult:
         sizes = [int(g.size) for g in self.groups[:12]]
         more = ", …" if self.num_colors > 12 else ""
         lines.append(f"  group sizes: [{', '.join(map(str, sizes))}{more}]")
-        preview = self._preview()
+        caption, preview = self._preview()
         if preview:
-            lines.append(
-                "  colored pattern (symbol = color of the entry's "
-                + ("row" if isinstance(self.problem, RowProblem) else "column")
-                + "):"
-            )
+            lines.append(f"  colored pattern ({caption}; ○ neutral):")
             lines.extend(preview)
         return "\n".join(lines)

@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from .graphs import ColoringGraph
+from .postprocess import _resolve
 
 __all__ = ["star_coloring", "star_structure"]
 
@@ -110,7 +111,7 @@ def _star_kernel(order, ptr, idx, itype):
 
 
 @njit(cache=True)
-def _star_structure(ptr, idx, tpos, color, needed, vclass, nclass, postprocessing):
+def _star_structure(ptr, idx, tpos, color, needed, vclass, nclass, postprocessing, itype):
     """Hub of every edge's star, with single-edge stars resolved (see postprocess)."""
     n = ptr.size - 1
     num_half = idx.size
@@ -119,7 +120,7 @@ def _star_structure(ptr, idx, tpos, color, needed, vclass, nclass, postprocessin
         if color[v] + 1 > ncolors:
             ncolors = color[v] + 1
     # counts[p]: neighbours of the source of half-edge p with the color of its target.
-    counts = np.empty(num_half, dtype=np.int64)
+    counts = np.empty(num_half, dtype=itype.dtype)
     tally = np.zeros(ncolors + 1, dtype=np.int64)
     for u in range(n):
         for p in range(ptr[u], ptr[u + 1]):
@@ -129,10 +130,10 @@ def _star_structure(ptr, idx, tpos, color, needed, vclass, nclass, postprocessin
         for p in range(ptr[u], ptr[u + 1]):
             tally[color[idx[p]]] = 0
     num_edges = num_half // 2
-    edge_u = np.empty(num_edges, dtype=np.int64)
-    edge_w = np.empty(num_edges, dtype=np.int64)
-    edge_hub = np.empty(num_edges, dtype=np.int64)
-    edge_of = np.empty(num_half, dtype=np.int64)
+    edge_u = np.empty(num_edges, dtype=itype.dtype)
+    edge_w = np.empty(num_edges, dtype=itype.dtype)
+    edge_hub = np.empty(num_edges, dtype=itype.dtype)
+    edge_of = np.empty(num_half, dtype=itype.dtype)
     e = 0
     for u in range(n):
         for p in range(ptr[u], ptr[u + 1]):
@@ -152,38 +153,35 @@ def _star_structure(ptr, idx, tpos, color, needed, vclass, nclass, postprocessin
                 edge_of[tpos[p]] = e
                 e += 1
     # Single-edge stars: read from a needed end, else from an end whose class is in use.
-    active = np.zeros(nclass + 1, dtype=np.bool_)
-    for v in range(n):
-        if needed[v]:
-            active[vclass[v]] = True
-    for rnd in range(2):
-        for e in range(num_edges):
-            if edge_hub[e] >= 0:
-                continue
-            u = edge_u[e]
-            w = edge_w[e]
-            if needed[u]:
-                edge_hub[e] = u
-            elif needed[w]:
-                edge_hub[e] = w
-            elif rnd == 1:
-                x = u
-                if not active[vclass[u]] and active[vclass[w]]:
-                    x = w
-                edge_hub[e] = x
-                needed[x] = True
-                active[vclass[x]] = True
-    half_hub = np.empty(num_half, dtype=np.int64)
+    num_single = 0
+    for e in range(num_edges):
+        if edge_hub[e] < 0:
+            num_single += 1
+    single = np.empty(num_single, dtype=np.int64)
+    j = 0
+    for e in range(num_edges):
+        if edge_hub[e] < 0:
+            single[j] = e
+            j += 1
+    chosen = _resolve(edge_u[single], edge_w[single], needed, vclass, nclass)
+    for j in range(num_single):
+        edge_hub[single[j]] = chosen[j]
+    half_hub = np.empty(num_half, dtype=itype.dtype)
     for p in range(num_half):
         half_hub[p] = edge_hub[edge_of[p]]
     return edge_u, edge_w, edge_hub, half_hub
+
+
+def _index_type(graph: ColoringGraph) -> type:
+    """``int32`` unless the graph is too large for it."""
+    return np.int32 if max(graph.idx.size, graph.num_vertices + 1) < 2**31 - 1 else np.int64
 
 
 def star_coloring(graph: ColoringGraph, order: np.ndarray) -> np.ndarray:
     """Greedy star coloring of an adjacency graph in ``order`` (``int32`` colors)."""
     if graph.kind != "adjacency":
         raise ValueError("star_coloring needs an 'adjacency' graph")
-    itype = np.int32 if max(graph.idx.size, graph.num_vertices + 1) < 2**31 - 1 else np.int64
+    itype = _index_type(graph)
     return _star_kernel(
         np.asarray(order, dtype=np.int64),
         graph.ptr,
@@ -220,4 +218,5 @@ def star_structure(
         np.asarray(vclass, dtype=np.int64),
         nclass,
         postprocessing,
+        np.empty(0, dtype=_index_type(graph)),
     )

@@ -21,8 +21,11 @@ The root also reads ``B[root, color(children)]``; with it each tree's signed
 reads sum to zero exactly (every edge enters two reads with opposite signs), so
 the prefix sum returns to zero between trees instead of drifting.
 
-A leaf child that is not seeded (neutral color) adds nothing to its parent's
-read; its edge is simply read directly, ``H[k, u] = B[k, color(u)]``.
+The edge of a leaf ``k`` is read directly, ``H[k, u] = B[k, color(u)]`` (its
+subtree is ``k`` alone): no rounding from the prefix sum, and a tree that is a
+star around its root needs no substitution at all.  A leaf that is not seeded
+(neutral color) adds nothing to its parent's read and stays out of the
+sequence; a seeded one is in it, since its parent's read includes it.
 """
 
 from __future__ import annotations
@@ -87,13 +90,13 @@ def _group_halfedges(ptr, label, num_trees, itype):
 
 
 @njit(cache=True)
-def _edge_list(ptr, idx, label):
+def _edge_list(ptr, idx, label, itype):
     """Undirected edges ``u < w`` and their tree labels."""
     n = ptr.size - 1
     num_edges = idx.size // 2
-    eu = np.empty(num_edges, dtype=np.int64)
-    ew = np.empty(num_edges, dtype=np.int64)
-    et = np.empty(num_edges, dtype=np.int64)
+    eu = np.empty(num_edges, dtype=itype.dtype)
+    ew = np.empty(num_edges, dtype=itype.dtype)
+    et = np.empty(num_edges, dtype=itype.dtype)
     e = 0
     for u in range(n):
         for p in range(ptr[u], ptr[u + 1]):
@@ -133,6 +136,11 @@ def _sequence(hs, hgroup, gstart, gvert, tpos, roots, seeded, itype):
     ``(seq_w, seq_x, seq_sign, seq_stop)``: position ``s`` reads
     ``B[seq_w[s], color(seq_x[s])]`` with sign ``seq_sign[s]``, and the subtree of
     its vertex spans positions ``s .. seq_stop[s] - 1``.
+
+    The edge of a vertex without seeded children (a leaf, say) is read directly:
+    its subtree in the sequence is the vertex alone.  A seeded leaf still enters
+    the sequence, as its parent's read includes it.
+    A tree whose root has only leaves (a star) needs no sequence at all.
     """
     num_half = hs.size
     num_groups = gvert.size
@@ -150,14 +158,14 @@ def _sequence(hs, hgroup, gstart, gvert, tpos, roots, seeded, itype):
     pos = 0
     for t in range(roots.size):
         r = roots[t]
-        first_child = -1
+        inner_child = -1
         for k in range(gstart[r], gstart[r + 1]):
             g2 = hgroup[tpos[hs[k]]]
-            if gstart[g2 + 1] - gstart[g2] > 1 or seeded[gvert[g2]]:
-                first_child = gvert[g2]
+            if gstart[g2 + 1] - gstart[g2] > 1:
+                inner_child = gvert[g2]
                 break
-        if first_child < 0:
-            # A star around the root whose leaves are all neutral: direct reads.
+        if inner_child < 0:
+            # A star around the root: every edge is read directly.
             for k in range(gstart[r], gstart[r + 1]):
                 p = hs[k]
                 leaf = gvert[hgroup[tpos[p]]]
@@ -172,7 +180,7 @@ def _sequence(hs, hgroup, gstart, gvert, tpos, roots, seeded, itype):
         stk_pos[0] = pos
         stk_depth[0] = 0
         seq_w[pos] = gvert[r]
-        seq_x[pos] = first_child
+        seq_x[pos] = inner_child  # inner vertices are seeded
         seq_sign[pos] = 1
         pos += 1
         while top >= 0:
@@ -186,11 +194,18 @@ def _sequence(hs, hgroup, gstart, gvert, tpos, roots, seeded, itype):
                 if g2 == stk_parent[top]:
                     continue
                 w = gvert[g2]
-                if gstart[g2 + 1] - gstart[g2] == 1 and not seeded[w]:
+                depth = stk_depth[top] + 1
+                sign = 1 if depth % 2 == 0 else -1
+                if gstart[g2 + 1] - gstart[g2] == 1:
                     code[p] = -1 - w
                     code[q] = -1 - w
+                    if seeded[w]:
+                        seq_w[pos] = w
+                        seq_x[pos] = gvert[g]
+                        seq_sign[pos] = sign
+                        seq_stop[pos] = pos + 1
+                        pos += 1
                     continue
-                depth = stk_depth[top] + 1
                 top += 1
                 stk_g[top] = g2
                 stk_parent[top] = g
@@ -200,15 +215,17 @@ def _sequence(hs, hgroup, gstart, gvert, tpos, roots, seeded, itype):
                 stk_depth[top] = depth
                 seq_w[pos] = w
                 seq_x[pos] = gvert[g]
-                seq_sign[pos] = 1 if depth % 2 == 0 else -1
+                seq_sign[pos] = sign
                 pos += 1
             else:
                 start = stk_pos[top]
                 seq_stop[start] = pos
                 q = stk_edge[top]
                 if q >= 0:
-                    code[q] = start
-                    code[tpos[q]] = start
+                    # Without seeded children the subtree is the vertex alone: direct.
+                    c = start if pos > start + 1 else -1 - gvert[g]
+                    code[q] = c
+                    code[tpos[q]] = c
                 top -= 1
     return code, seq_w[:pos], seq_x[:pos], seq_sign[:pos], seq_stop[:pos]
 
@@ -278,7 +295,7 @@ def plan_trees(
     code, seq_w, seq_x, seq_sign, seq_stop = _sequence(
         hs, hgroup, gstart, gvert, graph.transpose, roots, needed, itype
     )
-    edge_u, edge_w, edge_tree = _edge_list(graph.ptr, graph.idx, label)
+    edge_u, edge_w, edge_tree = _edge_list(graph.ptr, graph.idx, label, itype)
     return TreePlan(
         needed=needed,
         code=code,

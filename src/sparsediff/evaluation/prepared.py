@@ -319,7 +319,7 @@ def _mode_of(c: ColoringResult) -> str:
     if isinstance(c.problem, BidirectionalProblem):
         return "bidirectional"
     if isinstance(c.problem, SymmetricProblem):
-        return "acyclic" if c.plan.uses_substitution else "star"
+        return "acyclic" if c.problem.decompression == "substitution" else "star"
     raise ValueError(f"unsupported coloring problem {c.problem!r}")
 
 
