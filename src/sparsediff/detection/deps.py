@@ -212,6 +212,12 @@ def aggregate(
         in_rows = in_rows[keep]
     if out_rows.size == 0:
         return None
+    counts = np.bincount(out_rows, minlength=out_size)
+    if counts.max() <= 1:
+        # every output row reads at most one input row: a plain row gather
+        src = np.full(out_size, -1, dtype=np.int64)
+        src[out_rows] = in_rows
+        return take(d, src)
     mat = sp.csr_array(
         (np.ones(out_rows.size, dtype=bool), (out_rows, in_rows)), shape=(out_size, d.size)
     )

@@ -252,27 +252,69 @@ def scan_rule(ctx, eqn, invals):
     if summary is not None:
         return summary
     if length * _body_cost(body) <= ctx.options.unroll_budget:
-        carry = init
-        steps: list[list[Val]] = [[] for _ in range(len(body.jaxpr.outvars) - nk)]
-        order = range(length - 1, -1, -1) if p["reverse"] else range(length)
-        per_step: dict[int, list[Val]] = {}
-        for t in order:
-            outs = ctx.eval_closed(body, consts + carry + [_slice_step(x, t) for x in xs])
-            carry = outs[:nk]
-            per_step[t] = outs[nk:]
-        for t in range(length):
-            for k, y in enumerate(per_step[t]):
-                steps[k].append(y)
-        ys = (
-            [_stack_steps(s, length, ctx.n) for s in steps]
-            if length
-            else [
-                Val((0, *tuple(int(d) for d in v.aval.shape)), v.aval.dtype)
-                for v in body.jaxpr.outvars[nk:]
-            ]
-        )
-        return list(carry) + ys
+        return _scan_steps(ctx, eqn, consts, init, xs)
     return _scan_fixed_point(ctx, eqn, consts, init, xs)
+
+
+def _scan_steps(ctx, eqn, consts, init, xs):
+    """Step-by-step propagation; once the carries hold no known values any more
+    (e.g. after a known initial state), the remaining steps are summarised."""
+    p = eqn.params
+    nk, length, body, reverse = p["num_carry"], p["length"], p["jaxpr"], p["reverse"]
+    ny = len(body.jaxpr.outvars) - nk
+    if length == 0:
+        ys = [
+            Val((0, *(int(d) for d in v.aval.shape)), v.aval.dtype) for v in body.jaxpr.outvars[nk:]
+        ]
+        return list(init) + ys
+    order = list(range(length - 1, -1, -1)) if reverse else list(range(length))
+    carry = list(init)
+    per_step: dict[int, list[Val]] = {}
+    summary_block = None  # (first step index, stacked ys) of the summarised steps
+    for idx, t in enumerate(order):
+        rest = order[idx:]
+        if idx > 0 and len(rest) >= 2:
+            lo, hi = min(rest), max(rest)
+            sub_xs = [_slice_range(x, lo, hi + 1) for x in xs]
+            res = summarized_scan(ctx, eqn, consts, carry, sub_xs, length=len(rest))
+            if res is not None:
+                carry = res[:nk]
+                summary_block = (lo, hi + 1, res[nk:])
+                break
+        outs = ctx.eval_closed(body, consts + carry + [_slice_step(x, t) for x in xs])
+        carry = outs[:nk]
+        per_step[t] = outs[nk:]
+    ys = []
+    for k in range(ny):
+        pieces: list[Val] = []
+        t = 0
+        while t < length:
+            if summary_block is not None and t == summary_block[0]:
+                pieces.append(summary_block[2][k])
+                t = summary_block[1]
+                continue
+            pieces.append(_stack_steps([per_step[t][k]], 1, ctx.n))
+            t += 1
+        ys.append(_concat_blocks(pieces, ctx.n))
+    return list(carry) + ys
+
+
+def _slice_range(x: Val, lo: int, hi: int) -> Val:
+    inner = int(np.prod(x.shape[1:], dtype=np.int64))
+    deps = take(x.deps, np.arange(lo * inner, hi * inner, dtype=np.int64))
+    known = None if x.known is None else x.known[lo:hi]
+    return Val((hi - lo, *x.shape[1:]), x.dtype, deps, known)
+
+
+def _concat_blocks(blocks: list[Val], n: int) -> Val:
+    """Stack blocks of steps (each ``(steps, ...)``) along the leading axis."""
+    first = blocks[0]
+    steps = sum(b.shape[0] for b in blocks)
+    deps = vstack([b.deps for b in blocks], [b.size for b in blocks], n)
+    known = None
+    if all(b.known is not None for b in blocks):
+        known = np.concatenate([np.asarray(b.known) for b in blocks])
+    return Val((steps, *first.shape[1:]), first.dtype, deps, known)
 
 
 def _scan_fixed_point(ctx, eqn, consts, init, xs):

@@ -42,10 +42,13 @@ def _split(d: Deps | None, size: int, n: int, lo: int, hi: int):
     return g, (rows[sel], cols[sel] - lo)
 
 
-def summarized_scan(ctx, eqn, consts, init, xs):
+def summarized_scan(ctx, eqn, consts, init, xs, length=None):
+    """The scan's outputs (carries, then stacked ``ys``) or ``None`` when the body
+    is not an accumulation. ``length`` overrides the scan's (for the remaining
+    steps of a scan whose first steps were propagated one by one)."""
     p = eqn.params
     nk = p["num_carry"]
-    length = p["length"]
+    length = p["length"] if length is None else length
     body = p["jaxpr"]
     if length < 2 or any(v.known is not None or v.bounds is not None for v in init):
         return None
