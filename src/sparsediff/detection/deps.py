@@ -133,6 +133,16 @@ def take(d: Deps | None, idx: np.ndarray) -> Deps | None:
     return Deps(indptr, d.indices[src], d.n)
 
 
+def row_range(d: Deps | None, lo: int, hi: int) -> Deps | None:
+    """Rows ``lo:hi`` (a view of the index array, no gather)."""
+    if d is None:
+        return None
+    start, stop = int(d.indptr[lo]), int(d.indptr[hi])
+    if stop == start:
+        return None
+    return Deps(d.indptr[lo : hi + 1] - d.indptr[lo], d.indices[start:stop], d.n)
+
+
 def union(*ds: Deps | None) -> Deps | None:
     """Row-wise union of patterns of equal size (``None`` entries skipped)."""
     present = [d for d in ds if d is not None and d.nnz > 0]

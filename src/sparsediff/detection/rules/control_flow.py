@@ -25,7 +25,7 @@ import jax
 import numpy as np
 from jax.extend.core import primitives as P
 
-from ..deps import Deps, aggregate, reduce_all, reduce_axes, take, union, vstack
+from ..deps import Deps, aggregate, reduce_all, reduce_axes, row_range, take, union, vstack
 from ..registry import register_rule
 from ..values import Val, is_float_dtype
 from .scan_summary import summarized_scan
@@ -222,7 +222,7 @@ def _slice_step(x: Val, t: int) -> Val:
     """Iteration ``t``'s slice ``x[t]`` of a scanned input."""
     shape = x.shape[1:]
     inner = int(np.prod(shape, dtype=np.int64))
-    deps = take(x.deps, np.arange(t * inner, (t + 1) * inner, dtype=np.int64))
+    deps = row_range(x.deps, t * inner, (t + 1) * inner)
     known = None if x.known is None else x.known[t]
     return Val(shape, x.dtype, deps, known)
 
@@ -301,7 +301,7 @@ def _scan_steps(ctx, eqn, consts, init, xs):
 
 def _slice_range(x: Val, lo: int, hi: int) -> Val:
     inner = int(np.prod(x.shape[1:], dtype=np.int64))
-    deps = take(x.deps, np.arange(lo * inner, hi * inner, dtype=np.int64))
+    deps = row_range(x.deps, lo * inner, hi * inner)
     known = None if x.known is None else x.known[lo:hi]
     return Val((hi - lo, *x.shape[1:]), x.dtype, deps, known)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..deps import Deps, aggregate, take, union, vstack
+from ..deps import Deps, aggregate, row_range, take, union, vstack
 from ..values import Val
 
 __all__ = ["summarized_scan"]
@@ -124,7 +124,7 @@ def summarized_scan(ctx, eqn, consts, init, xs, length=None):
         for t in order:
             entering[k][t] = cur
             if d is not None:
-                cur = union(cur, take(d, np.arange(t * size, (t + 1) * size, dtype=np.int64)))
+                cur = union(cur, row_range(d, t * size, (t + 1) * size))
         final.append(cur)
 
     # outputs y_t for all steps at once
