@@ -198,10 +198,13 @@ def _assemble(outs: list[Val], traced: _Traced) -> SparsityPattern:
     for val in outs:
         d = val.deps
         if d is not None and d.nnz and is_float_dtype(val.dtype):
-            rows_parts.append(d.row_ids().astype(dt) + dt(offset))
+            r = d.row_ids().astype(dt, copy=False)
+            rows_parts.append(r + dt(offset) if offset else r)
             cols_parts.append(d.indices.astype(dt, copy=False))
         offset += val.size
-    if rows_parts:
+    if len(rows_parts) == 1:
+        rows, cols = rows_parts[0], cols_parts[0]
+    elif rows_parts:
         rows = np.concatenate(rows_parts)
         cols = np.concatenate(cols_parts)
     else:
