@@ -2,9 +2,14 @@
 
 Costs are counted in JVP-equivalents. A VJP costs :data:`VJP_COST` JVPs and a
 Hessian-vector product (forward over reverse) is the unit for Hessians. The
-weight was measured with ``benchmarks/evaluation.py`` on this project's
-reference machine (CPU, JAX 0.10): for the stencil and Brusselator problems a
-vmapped VJP took 1.2–1.6× a vmapped JVP; we use 1.5.
+weight was measured with ``benchmarks/evaluation.py`` (CPU, JAX 0.10, 8 seeds
+vmapped, n ≈ 10^5): a vmapped VJP took 1.0–1.8× a vmapped JVP (geometric mean
+1.2–1.3 over three runs: about 1.0 for a convolution, 0.9–1.3 for stencils and
+the Brusselator, 1.7–1.8 for a ``fori_loop`` stencil); we use 1.3.
+
+For Hessians, acyclic coloring needs fewer products than star coloring but its
+substitution (a cumulative sum) costs time and float32 accuracy on long
+trees, so it is chosen only when it saves at least two products.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from ..patterns import SparsityPattern
 __all__ = ["VJP_COST", "DENSE_FRACTION", "JACOBIAN_MODES", "HESSIAN_MODES", "choose"]
 
 #: cost of one VJP in JVPs
-VJP_COST = 1.5
+VJP_COST = 1.3
 #: use dense AD when coloring saves less than this fraction of the passes
 DENSE_FRACTION = 0.9
 
@@ -74,9 +79,9 @@ def choose(
     if kind == "hessian":
         star = coloring(pattern, "symmetric")
         best = Choice("star", star)
-        if star.num_colors > 2:
+        if star.num_colors > 3:
             acyclic = coloring(pattern, "acyclic")
-            if acyclic.num_colors < star.num_colors:
+            if acyclic.num_colors + 2 <= star.num_colors:
                 best = Choice("acyclic", acyclic)
         if best.coloring.num_colors >= DENSE_FRACTION * n and n > 0:
             return Choice("dense", None)
