@@ -70,6 +70,12 @@ class JaxPlan:
             return remap[np.asarray(a, dtype=np.int64)].astype(dt) if a.size else a.astype(dt)
 
         direct_nz = np.asarray(plan.direct_nz, dtype=np.int64)
+        direct_src = np.asarray(plan.direct_src, dtype=np.int64)
+        if direct_nz.size == plan.nnz and not plan.subst_nz.size:
+            # every nonzero is read directly: reorder the reads once so that
+            # evaluation is a single gather instead of a scatter
+            order = np.argsort(direct_nz, kind="stable")
+            direct_nz, direct_src = direct_nz[order], direct_src[order]
         identity = direct_nz.size == plan.nnz and bool(
             np.array_equal(direct_nz, np.arange(plan.nnz))
         )
@@ -78,7 +84,7 @@ class JaxPlan:
             size=size,
             direct_identity=identity,
             direct_nz=direct_nz.astype(dt),
-            direct_src=re(np.asarray(plan.direct_src)),
+            direct_src=re(direct_src),
             subst_src=re(np.asarray(plan.subst_src)),
             subst_sign=np.asarray(plan.subst_sign),
             subst_nz=np.asarray(plan.subst_nz).astype(dt),
