@@ -198,3 +198,33 @@ def test_accumulating_scan_summary_is_exact(reverse):
     p = sd.jacobian_sparsity(f, x)
     truth = assert_sound(p, f, (x,), points=4)
     np.testing.assert_array_equal(p.todense(), truth)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_prefix_unions_match_step_by_step_merges(seed, reverse):
+    """The vectorised running union of a scan's carries equals one merge per
+    step, on random contributions (monotone ones take the gather path, others
+    the fallback) with and without an initial pattern."""
+    from sparsediff.detection.deps import Deps
+    from sparsediff.detection.rules.scan_summary import _prefix_unions, _running_loop
+
+    rng = np.random.default_rng(seed)
+    length, size, n = 7, 3, 40
+    if seed % 2:  # monotone: step t brings columns of its own block
+        rows = np.repeat(np.arange(length * size), 2)
+        cols = (rows // size) * 5 + rng.integers(0, 5, rows.size)
+    else:
+        rows = rng.integers(0, length * size, 30)
+        cols = rng.integers(0, n, 30)
+    d = Deps.from_pairs(rows, cols, length * size, n)
+    init = (
+        None
+        if seed % 3 == 0
+        else Deps.from_pairs(np.arange(size), rng.integers(0, n, size), size, n)
+    )
+    order = np.arange(length)[::-1] if reverse else np.arange(length)
+    got, got_last = _prefix_unions(init, d, order, size, n)
+    want, want_last = _running_loop(init, d, order, size, n)
+    np.testing.assert_array_equal(got.todense(), want.todense())
+    np.testing.assert_array_equal(got_last.todense(), want_last.todense())

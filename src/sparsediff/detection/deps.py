@@ -109,6 +109,8 @@ def take(d: Deps | None, idx: np.ndarray) -> Deps | None:
     idx = np.asarray(idx).reshape(-1)
     if idx.size == 0:
         return Deps(np.zeros(1, dtype=d.indptr.dtype), d.indices[:0], d.n)
+    if idx.size == d.size and idx[0] == 0 and bool((np.diff(idx) == 1).all()):
+        return d  # the identity gather (immutable patterns are shared)
     valid = idx >= 0
     all_valid = bool(valid.all())
     safe = idx if all_valid else np.where(valid, idx, 0)
@@ -163,8 +165,9 @@ def union(*ds: Deps | None) -> Deps | None:
         return _union_small(present, size)
     acc = present[0].to_scipy()
     for d in present[1:]:
-        acc = acc + d.to_scipy()  # canonical merge, O(nnz)
-    return Deps.from_scipy(acc)
+        # canonical operands give a canonical sum (sorted, unique): no re-check needed
+        acc = acc + d.to_scipy()
+    return Deps(acc.indptr, acc.indices, present[0].n)
 
 
 #: below this many entries, unions are done with a numpy sort (no scipy overhead)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..deps import Deps, aggregate, row_range, take, union, vstack
+from ..deps import Deps, aggregate, index_dtype, row_range, take, union, vstack
 from ..values import Val
 
 __all__ = ["summarized_scan"]
@@ -40,6 +40,77 @@ def _split(d: Deps | None, size: int, n: int, lo: int, hi: int):
     g = Deps.from_pairs(rows[glob], cols[glob], size, n) if glob.any() else None
     sel = (cols >= lo) & (cols < hi)
     return g, (rows[sel], cols[sel] - lo)
+
+
+def _running_loop(init: Deps | None, d: Deps | None, order: np.ndarray, size: int, n: int):
+    """Reference form of :func:`_prefix_unions`: one merge per step."""
+    length = order.size
+    entering: list[Deps | None] = [None] * length
+    cur = init
+    for t in order:
+        entering[t] = cur
+        if d is not None:
+            cur = union(cur, row_range(d, t * size, (t + 1) * size))
+    return vstack(entering, [size] * length, n), cur
+
+
+def _prefix_unions(init: Deps | None, d: Deps | None, order: np.ndarray, size: int, n: int):
+    """Carry patterns entering every step, stacked by step index, and the final carry.
+
+    ``d`` holds each step's contribution (row ``t * size + e``); ``order`` lists
+    the steps in iteration order.  Element ``e`` entering step ``t`` depends on
+    ``init[e]`` and on every column contributed to ``e`` by an earlier step.
+    Each ``(e, column)`` pair is kept once with the first step that brings it;
+    when, for every ``e``, the columns sorted by that first step are also sorted
+    by column (recurrences over time do this), the entering rows are prefixes of
+    one list per element and are gathered in one pass.  Otherwise the steps are
+    merged one by one (:func:`_running_loop`).
+    """
+    length = order.size
+    if d is None:
+        if init is None:
+            return None, None
+        return take(init, np.tile(np.arange(size, dtype=np.int64), length)), init
+    rank = np.empty(length, dtype=np.int64)
+    rank[order] = np.arange(length, dtype=np.int64)
+    rows = d.row_ids().astype(np.int64)
+    elem = rows % size
+    first = rank[rows // size] + 1  # 1 .. length
+    cols = d.indices.astype(np.int64)
+    if init is not None:
+        elem = np.concatenate([init.row_ids().astype(np.int64), elem])
+        first = np.concatenate([np.zeros(init.nnz, dtype=np.int64), first])
+        cols = np.concatenate([init.indices.astype(np.int64), cols])
+    # sort by (element, column, first); keep the earliest step of each pair
+    srt = np.lexsort((first, cols, elem))
+    elem, cols, first = elem[srt], cols[srt], first[srt]
+    keep = np.ones(elem.size, dtype=bool)
+    keep[1:] = (elem[1:] != elem[:-1]) | (cols[1:] != cols[:-1])
+    elem, cols, first = elem[keep], cols[keep], first[keep]
+    # within each element the columns are sorted; prefixes need first sorted too
+    same = elem[1:] == elem[:-1]
+    if bool((first[1:][same] < first[:-1][same]).any()):
+        return _running_loop(init, d, order, size, n)
+    span = length + 1
+    key = elem * span + first
+    base = np.searchsorted(key, np.arange(size, dtype=np.int64) * span, side="left")
+    # entering step t (rank r): pairs with first <= r
+    q = np.arange(size, dtype=np.int64)[None, :] * span + rank[:, None]
+    lens = np.searchsorted(key, q.reshape(-1), side="right") - np.tile(base, length)
+    total = int(lens.sum())
+    dt = index_dtype(n, total + 1)
+    indptr = np.empty(length * size + 1, dtype=dt)
+    indptr[0] = 0
+    np.cumsum(lens, out=indptr[1:])
+    src = np.repeat(np.tile(base, length) - indptr[:-1].astype(np.int64), lens)
+    src += np.arange(total, dtype=np.int64)
+    stacked = Deps(indptr, cols.astype(dt)[src], n) if total else None
+    ends = np.searchsorted(key, np.arange(size, dtype=np.int64) * span + length, side="right")
+    flens = ends - base
+    fptr = np.zeros(size + 1, dtype=index_dtype(n, cols.size + 1))
+    np.cumsum(flens, out=fptr[1:])
+    last = Deps(fptr, cols.astype(fptr.dtype), n) if cols.size else None
+    return stacked, last
 
 
 def summarized_scan(ctx, eqn, consts, init, xs, length=None):
@@ -114,18 +185,13 @@ def summarized_scan(ctx, eqn, consts, init, xs, length=None):
             parts.append(take(g, np.tile(np.arange(size, dtype=np.int64), length)))
         contribs.append(union(*parts))
 
-    # running union in iteration order: carry entering each step
-    entering: list[list[Deps | None]] = [[None] * length for _ in range(nk)]
+    # running union in iteration order: carry entering each step, stacked by step index
+    entering: list[Deps | None] = []
     final = []
     for k in range(nk):
-        size = c_sizes[k]
-        cur = init[k].deps
-        d = contribs[k]
-        for t in order:
-            entering[k][t] = cur
-            if d is not None:
-                cur = union(cur, row_range(d, t * size, (t + 1) * size))
-        final.append(cur)
+        stacked, last = _prefix_unions(init[k].deps, contribs[k], order, c_sizes[k], n)
+        entering.append(stacked)
+        final.append(last)
 
     # outputs y_t for all steps at once
     ys = []
@@ -140,7 +206,7 @@ def summarized_scan(ctx, eqn, consts, init, xs, length=None):
             sel = (c_c >= c_off[k]) & (c_c < c_off[k + 1])
             if not sel.any():
                 continue
-            stacked = vstack(entering[k], [c_sizes[k]] * length, n)
+            stacked = entering[k]
             if stacked is None:
                 continue
             out_rows = (t * size + r_c[sel][None, :]).reshape(-1)
