@@ -1,8 +1,10 @@
 """Output formats of a sparse derivative, built from its nonzero values.
 
-Values arrive in the pattern's row-major order; every format is built from
-them and the pattern's static index arrays, with no dense ``m × n``
-intermediate except for ``"dense"`` itself (scattered directly).
+Values arrive in the pattern's row-major order, or, for ``"bcoo"`` and
+``"dense"``, in any fixed order given at preparation (the order in which direct
+decompression reads the compressed products, so that no permutation runs at
+evaluation); every format is built from them and static index arrays, with no
+dense ``m × n`` intermediate except for ``"dense"`` itself (scattered directly).
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import numpy as np
 
 from ..patterns import SparsityPattern
 
-__all__ = ["OUTPUT_FORMATS", "HOST_FORMATS", "build_output", "check_format"]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "HOST_FORMATS",
+    "build_output",
+    "check_format",
+    "output_arrays",
+]
 
 #: formats built inside JAX (jit-able)
 JAX_FORMATS = ("bcoo", "bcsr", "dense", "compressed")
@@ -44,31 +52,71 @@ def triangle(pattern: SparsityPattern, which: str | None) -> np.ndarray | None:
     raise ValueError(f"triangle must be 'lower', 'upper' or None; got {which!r}")
 
 
-def build_output(values: Any, pattern: SparsityPattern, output_format: str) -> Any:
-    """Assemble the derivative in ``output_format`` from its nonzero values (JAX formats)."""
+def output_arrays(
+    pattern: SparsityPattern, output_format: str, order: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Device index arrays of a JAX output format, built once per prepared derivative.
+
+    ``order``: the values arrive as ``values[order]`` of the pattern's row-major
+    values (``"bcoo"`` and ``"dense"`` only; see :func:`build_output`).
+    """
     m, n = pattern.shape
     rows = np.asarray(pattern.rows)
     cols = np.asarray(pattern.cols)
+    if order is not None:
+        if output_format not in ("bcoo", "dense"):
+            raise ValueError(f"{output_format!r} needs its values in the pattern's order")
+        rows, cols = rows[order], cols[order]
+    if output_format == "bcoo":
+        dt = np.int32 if max(m, n) < 2**31 else np.int64
+        return {"indices": jnp.asarray(np.stack([rows, cols], axis=1).astype(dt))}
+    if output_format == "bcsr":
+        dt = np.int32 if max(pattern.nnz, m, n) < 2**31 else np.int64
+        return {
+            "indices": jnp.asarray(cols.astype(dt)),
+            "indptr": jnp.asarray(np.asarray(pattern.indptr).astype(dt)),
+        }
+    if output_format == "dense":
+        # flat positions row * n + col: one 1-D scatter into the raveled matrix
+        dt = np.int32 if m * n < 2**31 else np.int64
+        return {"flat": jnp.asarray(rows.astype(dt) * dt(n) + cols.astype(dt))}
+    return {}
+
+
+def build_output(
+    values: Any,
+    pattern: SparsityPattern,
+    output_format: str,
+    arrays: dict[str, Any] | None = None,
+    *,
+    indices_sorted: bool = True,
+) -> Any:
+    """Assemble the derivative in ``output_format`` from its nonzero values (JAX formats).
+
+    ``arrays``: the format's index arrays from :func:`output_arrays` (built here
+    when omitted); ``indices_sorted=False`` when they were built with an
+    ``order`` (values in evaluation order rather than row-major).
+    """
+    m, n = pattern.shape
+    if arrays is None:
+        arrays = output_arrays(pattern, output_format)
     if output_format == "bcoo":
         from jax.experimental import sparse
 
-        indices = np.stack([rows, cols], axis=1).astype(np.int32 if max(m, n) < 2**31 else np.int64)
         return sparse.BCOO(
-            (values, jnp.asarray(indices)),
+            (values, arrays["indices"]),
             shape=(m, n),
-            indices_sorted=True,
+            indices_sorted=indices_sorted,
             unique_indices=True,
         )
     if output_format == "bcsr":
         from jax.experimental import sparse
 
-        indptr = np.asarray(pattern.indptr)
-        dt = np.int32 if max(pattern.nnz, m, n) < 2**31 else np.int64
-        return sparse.BCSR(
-            (values, jnp.asarray(cols.astype(dt)), jnp.asarray(indptr.astype(dt))), shape=(m, n)
-        )
+        return sparse.BCSR((values, arrays["indices"], arrays["indptr"]), shape=(m, n))
     if output_format == "dense":
-        return jnp.zeros((m, n), values.dtype).at[rows, cols].set(values, unique_indices=True)
+        from .jax_plan import scatter
+
+        return scatter(jnp.zeros(m * n, values.dtype), arrays["flat"], values).reshape(m, n)
     raise ValueError(f"{output_format!r} is not built inside JAX")
 
 

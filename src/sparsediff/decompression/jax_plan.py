@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ..coloring import DecompressionPlan
 
-__all__ = ["JaxPlan"]
+__all__ = ["JaxPlan", "gather", "scatter"]
 
 
 def _index_dtype(bound: int):
@@ -93,16 +94,70 @@ class JaxPlan:
             subst_out_sign=np.asarray(plan.subst_out_sign),
         )
 
-    def values(self, flat: jnp.ndarray) -> jnp.ndarray:
-        """Nonzero values in the pattern's row-major order."""
+    def arrays(self) -> dict[str, jnp.ndarray]:
+        """The index arrays evaluation needs, as device arrays.
+
+        They are passed to the jitted evaluation as arguments rather than embedded
+        as constants: compilation stays fast at millions of nonzeros, and XLA does
+        not fold or duplicate them.
+        """
         if self.direct_identity and not self.subst_nz.size:
-            return flat[self.direct_src]
-        values = jnp.zeros(self.nnz, flat.dtype).at[self.direct_nz].set(flat[self.direct_src])
+            return {"direct_src": jnp.asarray(self.direct_src)}
+        out = {"direct_nz": jnp.asarray(self.direct_nz), "direct_src": jnp.asarray(self.direct_src)}
         if self.subst_nz.size:
-            seq = flat[self.subst_src] * jnp.asarray(self.subst_sign, flat.dtype)
+            for name in ("subst_src", "subst_nz", "subst_start", "subst_stop"):
+                out[name] = jnp.asarray(getattr(self, name))
+            out["subst_sign"] = jnp.asarray(self.subst_sign, jnp.int8)
+            out["subst_out_sign"] = jnp.asarray(self.subst_out_sign, jnp.int8)
+        return out
+
+    def values(self, flat: jnp.ndarray, arrays: dict[str, jnp.ndarray]) -> jnp.ndarray:
+        """Nonzero values in the pattern's row-major order (``arrays`` from :meth:`arrays`)."""
+        if self.direct_identity and not self.subst_nz.size:
+            return gather(flat, arrays["direct_src"])
+        values = scatter(
+            jnp.zeros(self.nnz, flat.dtype), arrays["direct_nz"], gather(flat, arrays["direct_src"])
+        )
+        if self.subst_nz.size:
+            seq = gather(flat, arrays["subst_src"]) * arrays["subst_sign"].astype(flat.dtype)
             prefix = jnp.concatenate([jnp.zeros(1, flat.dtype), jnp.cumsum(seq)])
-            diff = prefix[self.subst_stop] - prefix[self.subst_start]
-            values = values.at[self.subst_nz].set(
-                jnp.asarray(self.subst_out_sign, flat.dtype) * diff
+            diff = gather(prefix, arrays["subst_stop"]) - gather(prefix, arrays["subst_start"])
+            values = scatter(
+                values, arrays["subst_nz"], arrays["subst_out_sign"].astype(flat.dtype) * diff
             )
         return values
+
+
+_DNUMS_1D = lax.GatherDimensionNumbers(
+    offset_dims=(), collapsed_slice_dims=(0,), start_index_map=(0,)
+)
+_SCATTER_1D = lax.ScatterDimensionNumbers(
+    update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+)
+
+
+def gather(operand: jnp.ndarray, idx: jnp.ndarray) -> jnp.ndarray:
+    """``operand[idx]`` for a 1-D operand and in-bounds, non-negative indices.
+
+    A bare XLA gather: no wrap-around of negative indices nor clamping, which
+    ``operand[idx]`` adds (indices come from the plan and are in bounds).
+    """
+    return lax.gather(
+        operand,
+        idx[:, None],
+        _DNUMS_1D,
+        slice_sizes=(1,),
+        mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS,
+    )
+
+
+def scatter(operand: jnp.ndarray, idx: jnp.ndarray, updates: jnp.ndarray) -> jnp.ndarray:
+    """``operand.at[idx].set(updates)`` for unique, in-bounds indices."""
+    return lax.scatter(
+        operand,
+        idx[:, None],
+        updates,
+        _SCATTER_1D,
+        unique_indices=True,
+        mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS,
+    )

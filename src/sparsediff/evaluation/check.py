@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..decompression.formats import HOST_FORMATS
 from .flat import flat_function, split_kwargs
 from .prepared import SparseDerivative
 
@@ -43,15 +42,13 @@ def _values(prepared: SparseDerivative, args, kwargs):
     """The derivative as a scipy CSR matrix at ``args``."""
     import scipy.sparse as sp
 
-    out = prepared._jitted(args, split_kwargs(kwargs)[0])
+    out = prepared._raw(args, split_kwargs(kwargs)[0])
     res = out[len(out) - 1 if prepared.with_value else 0]
     fmt = prepared.output_format
-    if fmt in HOST_FORMATS or fmt == "compressed":
-        values = np.asarray(res)  # the raw nonzero values, in pattern order
-    elif fmt == "dense":
+    if fmt == "dense":
         values = np.asarray(res)[prepared.output_pattern.rows, prepared.output_pattern.cols]
-    else:  # bcoo / bcsr store the values in the pattern's row-major order
-        values = np.asarray(res.data)
+    else:  # every other format: the raw nonzero values, in the pattern's row-major order
+        values = prepared._pattern_values(res)
     p = prepared.output_pattern
     return sp.csr_array((values, np.asarray(p.indices), np.asarray(p.indptr)), shape=p.shape)
 

@@ -19,8 +19,15 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ..coloring import ColoringResult
-from ..decompression.formats import HOST_FORMATS, build_output, check_format, host_output, triangle
-from ..decompression.jax_plan import JaxPlan
+from ..decompression.formats import (
+    HOST_FORMATS,
+    build_output,
+    check_format,
+    host_output,
+    output_arrays,
+    triangle,
+)
+from ..decompression.jax_plan import JaxPlan, gather
 from ..detection import compat, hessian_sparsity, jacobian_sparsity
 from ..patterns import SparsityPattern
 from . import modes as _modes
@@ -156,6 +163,100 @@ class SparseDerivative:
         self._blocks = () if c is None else tuple(name for name, _ in c.plan.blocks)
         self._fwd_seeds = None if c is None else np.ascontiguousarray(c.forward_seeds(np.float32).T)
         self._rev_seeds = None if c is None else np.ascontiguousarray(c.reverse_seeds(np.float32).T)
+        self._device_arrays: dict | None = None
+        self._setup_eval_order()
+        # fast path of the signature check: one plain array per positional argument
+        self._plain_avals = None
+        if not self.signature.kw_avals and not self.signature.static:
+            td_leaf = jax.tree_util.tree_structure(0)
+            if all(td == td_leaf for td in self.signature.arg_treedefs):
+                self._plain_avals = tuple(
+                    (shape, np.dtype(dtype)) for ((shape, dtype),) in self.signature.arg_avals
+                )
+
+    def _setup_eval_order(self) -> None:
+        """Evaluation order of the values for BCOO and dense outputs.
+
+        When every nonzero is read directly from the compressed products, the
+        values are produced in the order of those reads (the products' memory
+        order) and the output's indices are permuted once here instead: no
+        permutation of the values at evaluation, and none at all when every
+        compressed entry is a nonzero. Other formats keep the row-major order.
+        """
+        self._eval_order = None
+        self._eval_identity = False
+        self._eval_src = None
+        plan = self._plan
+        if plan is None or not plan.nnz or plan.subst_nz.size:
+            return
+        if self.output_format not in ("bcoo", "dense"):
+            return
+        src = np.empty(plan.nnz, dtype=np.int64)
+        src[np.asarray(plan.direct_nz, dtype=np.int64)] = plan.direct_src
+        if self._tri_idx is not None:
+            src = src[self._tri_idx]
+        order = np.argsort(src, kind="stable")
+        src = src[order]
+        self._eval_order = order
+        self._eval_identity = src.size == plan.size and bool(
+            np.array_equal(src, np.arange(plan.size))
+        )
+        self._eval_src = src.astype(plan.direct_src.dtype)
+
+    def _pattern_values(self, raw: Any) -> np.ndarray:
+        """Host copy of raw values, back in the output pattern's row-major order."""
+        raw = np.asarray(raw)
+        if self._eval_order is None:
+            return raw
+        out = np.empty_like(raw)
+        out[self._eval_order] = raw
+        return out
+
+    def _decompress(self, flat, dev):
+        """Nonzero values from the flat compressed products (evaluation or pattern order)."""
+        if self._eval_order is not None:
+            return flat if self._eval_identity else gather(flat, dev["eval_src"])
+        values = self._plan.values(flat, dev["plan"]) if self._plan.nnz else flat[:0]
+        if self._tri_idx is not None:
+            values = gather(values, dev["tri"])
+        return values
+
+    def _device(self) -> dict:
+        """Seeds, decompression and output index arrays on the device (built on first use).
+
+        They enter the jitted evaluation as arguments, not as embedded constants.
+        """
+        if self._device_arrays is None:
+            dev: dict = {}
+            if self._eval_order is not None:
+                if not self._eval_identity:
+                    dev["eval_src"] = jnp.asarray(self._eval_src)
+            elif self._plan is not None:
+                dev["plan"] = self._plan.arrays()
+            if self._plan is not None:
+                if "forward" in self._blocks:
+                    dev["fwd"] = jnp.asarray(self._fwd_seeds)
+                if "reverse" in self._blocks:
+                    dev["rev"] = jnp.asarray(self._rev_seeds)
+            if self._tri_idx is not None and self._eval_order is None:
+                dev["tri"] = jnp.asarray(self._tri_idx.astype(np.int32))
+            dev["out"] = output_arrays(self.output_pattern, self.output_format, self._eval_order)
+            self._device_arrays = dev
+        return self._device_arrays
+
+    def _matches_fast(self, args: tuple) -> bool:
+        plain = self._plain_avals
+        if plain is None or len(args) != len(plain):
+            return False
+        for a, (shape, dtype) in zip(args, plain):
+            if not isinstance(a, jax.Array | np.ndarray) or a.shape != shape or a.dtype != dtype:
+                return False
+        return True
+
+    def _raw(self, args: tuple, traced: dict):
+        """The jitted evaluation: a tuple whose derivative entry holds the nonzero
+        values for the sparse JAX formats (wrapped by :meth:`__call__`)."""
+        return self._jitted(args, traced, self._device())
 
     @property
     def num_colors(self) -> int:
@@ -167,6 +268,8 @@ class SparseDerivative:
 
     # -- evaluation ------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs and self._matches_fast(args):
+            return self._finish(self._raw(args, {}))
         sig = Signature.of(args, kwargs)
         if sig != self.signature and sig.same_arrays(self.signature):
             # only static keyword arguments differ: prepare for them (cached)
@@ -181,7 +284,9 @@ class SparseDerivative:
                 "(or use the lazy form sparsediff.jacobian(f) without sample arguments)."
             )
         traced, _ = split_kwargs(kwargs)
-        out = self._jitted(args, traced)
+        return self._finish(self._raw(args, traced))
+
+    def _finish(self, out):
         # position of the derivative in the returned tuple
         pos = len(out) - 1 if self.with_value else 0
         if self.output_format in HOST_FORMATS:
@@ -195,20 +300,29 @@ class SparseDerivative:
             out = (*out[:pos], mat, *out[pos + 1 :])
         elif self.output_format == "compressed":
             out = (*out[:pos], CompressedDerivative(out[pos], self), *out[pos + 1 :])
+        elif self.output_format in ("bcoo", "bcsr"):
+            mat = build_output(
+                out[pos],
+                self.output_pattern,
+                self.output_format,
+                self._device()["out"],
+                indices_sorted=self._eval_order is None,
+            )
+            out = (*out[:pos], mat, *out[pos + 1 :])
         if not self.with_value and not self.has_aux:
             return out[0]
         return out
 
-    def _evaluate(self, args: tuple, traced: dict):
+    def _evaluate(self, args: tuple, traced: dict, dev: dict):
         kwargs = dict(traced)
         kwargs.update(dict(self.signature.static))
         g, x = flat_function(self.f, args, kwargs, self.argnums, self.has_aux)
         if self.kind == "hessian":
-            return self._evaluate_hessian(g, x, args)
-        y, aux, values = self._jacobian_values(g, x)
-        return self._package(self._format(values), y, aux, args, kwargs)
+            return self._evaluate_hessian(g, x, args, dev)
+        y, aux, values = self._jacobian_values(g, x, dev)
+        return self._package(self._format(values, dev), y, aux, args, kwargs)
 
-    def _jacobian_values(self, g, x):
+    def _jacobian_values(self, g, x, dev):
         mode = self.mode
         rows = np.asarray(self.sparsity.rows)
         cols = np.asarray(self.sparsity.cols)
@@ -226,10 +340,10 @@ class SparseDerivative:
         parts = {}
         y = aux = None
         if "forward" in self._blocks:
-            y, aux, b = jvp_products(g, x, jnp.asarray(self._fwd_seeds, x.dtype), self.chunk_size)
+            y, aux, b = jvp_products(g, x, dev["fwd"].astype(x.dtype), self.chunk_size)
             parts["forward"] = b.reshape(-1)
         if "reverse" in self._blocks:
-            y2, aux2, c = self._reverse(g, x)
+            y2, aux2, c = self._reverse(g, x, dev)
             parts["reverse"] = c.reshape(-1)
             if y is None:
                 y, aux = y2, aux2
@@ -240,14 +354,16 @@ class SparseDerivative:
             if self._blocks
             else jnp.zeros(0, x.dtype)
         )
-        return y, aux, self._plan.values(flat) if self._plan.nnz else jnp.zeros(0, x.dtype)
+        if not self._plan.nnz:
+            return y, aux, jnp.zeros(0, x.dtype)
+        return y, aux, self._decompress(flat, dev)
 
-    def _reverse(self, g, x):
+    def _reverse(self, g, x, dev):
         y_shape = jax.eval_shape(lambda z: g(z)[0], x)
-        seeds = jnp.asarray(self._rev_seeds, y_shape.dtype)
+        seeds = dev["rev"].astype(y_shape.dtype)
         return vjp_products(g, x, seeds, self.chunk_size)
 
-    def _evaluate_hessian(self, g, x, args):
+    def _evaluate_hessian(self, g, x, args, dev):
         def scalar(z):
             y, aux = g(z)
             if y.size != 1:
@@ -262,15 +378,13 @@ class SparseDerivative:
             seeds = jnp.eye(x.size, dtype=x.dtype)
             value, grad, aux, prods = hvp_products(scalar, x, seeds, self.chunk_size)
             values = prods[cols, rows]
+            if self._tri_idx is not None:
+                values = values[self._tri_idx]
         else:
-            seeds = jnp.asarray(self._fwd_seeds, x.dtype)
+            seeds = dev["fwd"].astype(x.dtype) if "fwd" in dev else jnp.zeros((0, x.size), x.dtype)
             value, grad, aux, prods = hvp_products(scalar, x, seeds, self.chunk_size)
-            values = (
-                self._plan.values(prods.reshape(-1)) if self._plan.nnz else prods.reshape(-1)[:0]
-            )
-        if self._tri_idx is not None:
-            values = values[self._tri_idx]
-        result = self._format(values)
+            values = self._decompress(prods.reshape(-1), dev)
+        result = self._format(values, dev)
         if not self.with_value:
             return (result, aux) if self.has_aux else (result,)
         _, unravel = ravel_pytree(tuple(args[i] for i in self.argnums))
@@ -279,10 +393,12 @@ class SparseDerivative:
         val = (value, aux) if self.has_aux else value
         return (val, grad_tree, result)
 
-    def _format(self, values):
-        if self.output_format in HOST_FORMATS or self.output_format == "compressed":
-            return values
-        return build_output(values, self.output_pattern, self.output_format)
+    def _format(self, values, dev):
+        """Inside the jit: the dense output is scattered here; the sparse formats
+        return their values, wrapped with the prepared indices by ``__call__``."""
+        if self.output_format == "dense":
+            return build_output(values, self.output_pattern, "dense", dev["out"])
+        return values
 
     def _package(self, result, y, aux, args, kwargs):
         if not self.with_value:
