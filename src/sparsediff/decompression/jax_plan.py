@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
 from ..coloring import DecompressionPlan
 
-__all__ = ["JaxPlan", "gather", "scatter"]
+__all__ = ["JaxPlan", "fenced", "gather", "scatter"]
 
 
 def _index_dtype(bound: int):
@@ -134,6 +135,30 @@ _DNUMS_1D = lax.GatherDimensionNumbers(
 _SCATTER_1D = lax.ScatterDimensionNumbers(
     update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
 )
+
+
+def fenced(fn, flat: jnp.ndarray, arrays: dict) -> jnp.ndarray:
+    """``fn(flat, arrays)``, with the products in ``flat`` materialised first.
+
+    XLA fuses a gather with the computation of its operand, recomputing every
+    gathered element in a scalar loop: with transcendental functions in the
+    products, that costs more than the products themselves. A conditional whose
+    predicate (an index is non-negative, always true) is only known at run time
+    is a fusion boundary XLA keeps, unlike an optimization barrier, which the CPU
+    pipeline removes.
+    """
+    leaves = jax.tree_util.tree_leaves(arrays)
+    probe = next((a for a in leaves if a.ndim == 1 and a.size and a.dtype.kind == "i"), None)
+    if probe is None:
+        return fn(flat, arrays)
+    out = jax.eval_shape(fn, flat, arrays)
+    return lax.cond(
+        probe[0] >= 0,
+        fn,
+        lambda f, a: jnp.zeros(out.shape, out.dtype),
+        flat,
+        arrays,
+    )
 
 
 def gather(operand: jnp.ndarray, idx: jnp.ndarray) -> jnp.ndarray:

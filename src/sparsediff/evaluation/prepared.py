@@ -27,7 +27,7 @@ from ..decompression.formats import (
     output_arrays,
     triangle,
 )
-from ..decompression.jax_plan import JaxPlan, gather
+from ..decompression.jax_plan import JaxPlan, fenced, gather
 from ..detection import compat, hessian_sparsity, jacobian_sparsity
 from ..patterns import SparsityPattern
 from . import modes as _modes
@@ -215,11 +215,17 @@ class SparseDerivative:
     def _decompress(self, flat, dev):
         """Nonzero values from the flat compressed products (evaluation or pattern order)."""
         if self._eval_order is not None:
-            return flat if self._eval_identity else gather(flat, dev["eval_src"])
-        values = self._plan.values(flat, dev["plan"]) if self._plan.nnz else flat[:0]
-        if self._tri_idx is not None:
-            values = gather(values, dev["tri"])
-        return values
+            if self._eval_identity:
+                return flat
+            return fenced(lambda f, d: gather(f, d["eval_src"]), flat, dev)
+        if not self._plan.nnz:
+            return flat[:0]
+
+        def decompress(f, d):
+            values = self._plan.values(f, d["plan"])
+            return gather(values, d["tri"]) if self._tri_idx is not None else values
+
+        return fenced(decompress, flat, dev)
 
     def _device(self) -> dict:
         """Seeds, decompression and output index arrays on the device (built on first use).
