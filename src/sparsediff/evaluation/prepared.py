@@ -32,7 +32,7 @@ from ..detection import compat, hessian_sparsity, jacobian_sparsity
 from ..patterns import SparsityPattern
 from . import modes as _modes
 from .flat import Signature, flat_function, normalize_argnums, split_kwargs
-from .products import hvp_products, jvp_products, vjp_products
+from .products import hvp_products, jvp_products, map_products, vjp_products
 
 __all__ = ["SparseDerivative", "CompressedDerivative"]
 
@@ -164,6 +164,7 @@ class SparseDerivative:
         self._fwd_seeds = None if c is None else np.ascontiguousarray(c.forward_seeds(np.float32).T)
         self._rev_seeds = None if c is None else np.ascontiguousarray(c.reverse_seeds(np.float32).T)
         self._device_arrays: dict | None = None
+        self._out_treedef = None
         self._setup_eval_order()
         # fast path of the signature check: one plain array per positional argument
         self._plain_avals = None
@@ -202,6 +203,34 @@ class SparseDerivative:
             np.array_equal(src, np.arange(plan.size))
         )
         self._eval_src = src.astype(plan.direct_src.dtype)
+
+    def _wrap(self, values):
+        """BCOO / BCSR around the values and the prepared index arrays.
+
+        The container's tree structure is built once (its constructor validates
+        its inputs, which costs more than a small evaluation); later calls only
+        unflatten it around the new values.
+        """
+        out = self._device()["out"]
+        index_leaves = (
+            [out["indices"]]
+            if self.output_format == "bcoo"
+            else [
+                out["indices"],
+                out["indptr"],
+            ]
+        )
+        if self._out_treedef is None:
+            template = build_output(
+                values,
+                self.output_pattern,
+                self.output_format,
+                out,
+                indices_sorted=self._eval_order is None,
+            )
+            self._out_treedef = jax.tree_util.tree_structure(template)
+            return template
+        return jax.tree_util.tree_unflatten(self._out_treedef, [values, *index_leaves])
 
     def _pattern_values(self, raw: Any) -> np.ndarray:
         """Host copy of raw values, back in the output pattern's row-major order."""
@@ -307,14 +336,7 @@ class SparseDerivative:
         elif self.output_format == "compressed":
             out = (*out[:pos], CompressedDerivative(out[pos], self), *out[pos + 1 :])
         elif self.output_format in ("bcoo", "bcsr"):
-            mat = build_output(
-                out[pos],
-                self.output_pattern,
-                self.output_format,
-                self._device()["out"],
-                indices_sorted=self._eval_order is None,
-            )
-            out = (*out[:pos], mat, *out[pos + 1 :])
+            out = (*out[:pos], self._wrap(out[pos]), *out[pos + 1 :])
         if not self.with_value and not self.has_aux:
             return out[0]
         return out
@@ -339,16 +361,22 @@ class SparseDerivative:
                 return y, aux, prods[cols, rows]
             y, vjp_fn, aux = jax.vjp(g, x, has_aux=True)
             eye_m = jnp.eye(y.size, dtype=y.dtype)
-            from .products import map_products
-
             prods = map_products(lambda s: vjp_fn(s)[0], eye_m, self.chunk_size)  # (m, n)
             return y, aux, prods[rows, cols]
         parts = {}
         y = aux = None
-        if "forward" in self._blocks:
+        if "forward" in self._blocks and "reverse" in self._blocks:
+            # bicoloring: one linearisation serves both the JVPs and, transposed,
+            # the VJPs (no second forward pass)
+            y, jvp_fn, aux = jax.linearize(g, x, has_aux=True)
+            b = map_products(jvp_fn, dev["fwd"].astype(x.dtype), self.chunk_size)
+            vjp_fn = jax.linear_transpose(jvp_fn, x)
+            c = map_products(lambda s: vjp_fn(s)[0], dev["rev"].astype(y.dtype), self.chunk_size)
+            parts["forward"], parts["reverse"] = b.reshape(-1), c.reshape(-1)
+        elif "forward" in self._blocks:
             y, aux, b = jvp_products(g, x, dev["fwd"].astype(x.dtype), self.chunk_size)
             parts["forward"] = b.reshape(-1)
-        if "reverse" in self._blocks:
+        elif "reverse" in self._blocks:
             y2, aux2, c = self._reverse(g, x, dev)
             parts["reverse"] = c.reshape(-1)
             if y is None:
