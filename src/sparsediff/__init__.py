@@ -29,6 +29,7 @@ from .evaluation import (
     value_and_jacobian,
 )
 from .patterns import LeafSpec, SparsityPattern, Structure
+from .plotting import spy
 
 __version__ = "0.1.0"
 
@@ -58,4 +59,5 @@ __all__ = [
     "UnknownPrimitiveWarning",
     "UnsupportedPrimitiveError",
     "PatternTooLargeError",
+    "spy",
 ]

@@ -1,23 +1,12 @@
-"""The demo and the command line, run through their entry points."""
+"""``sparsediff demo``: the built-in problems, run end to end."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import importlib.util
 
+import pytest
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    src = os.path.join(os.path.dirname(__file__), "..", "..", "src")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.abspath(src), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "sparsediff", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+from .helpers import assert_one_line_error, call, run
 
 
 def test_demo_small_grid_verifies():
@@ -40,3 +29,45 @@ def test_help_has_example():
     res = run("demo", "--help")
     assert res.returncode == 0
     assert "example: sparsediff demo --grid 128" in res.stdout
+    for name in ("brusselator", "rosenbrock", "conv", "arrowhead"):
+        assert name in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("problem", "size", "expected"),
+    [
+        ("rosenbrock", "12", ["Hessian", "34 nonzeros", "mode 'star'", "dense jax.hessian:"]),
+        ("conv", "5", ["5×5 image", "169 nonzeros", "9 AD passes (lower bound 9)"]),
+        ("arrowhead", "12", ["34 nonzeros", "mode 'bidirectional'", "3 AD passes (2 forward"]),
+    ],
+)
+def test_demo_problems_verify(capsys, tmp_path, problem, size, expected):
+    args = ["demo", "--problem", problem, "--size", size, "--quiet"]
+    plot = tmp_path / f"{problem}.png"
+    if problem == "arrowhead" and importlib.util.find_spec("matplotlib") is not None:
+        args += ["--plot", str(plot)]
+    code, out, err = call(capsys, *args)
+    assert code == 0, err
+    assert err == ""
+    assert "passed" in out
+    for text in expected:
+        assert text in out
+    if "--plot" in args:
+        assert plot.read_bytes()[:4] == b"\x89PNG"
+        assert f"written to {plot}" in out
+
+
+def test_demo_size_errors(capsys):
+    code, _, err = call(capsys, "demo", "--problem", "rosenbrock", "--size", "1")
+    assert_one_line_error(err, 2, code, "--size must be at least 2")
+    code, _, err = call(capsys, "demo", "--grid", "4", "--size", "4")
+    assert_one_line_error(err, 2, code, "not allowed with argument")
+    code, _, err = call(capsys, "demo", "--problem", "heat")
+    assert_one_line_error(err, 2, code, "invalid choice: 'heat'", "sparsediff demo --help")
+
+
+def test_demo_plot_to_missing_directory_fails_early(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    code, out, err = call(capsys, "demo", "--plot", str(tmp_path / "no" / "p.png"))
+    assert_one_line_error(err, 2, code, "no directory")
+    assert out == ""

@@ -1,4 +1,10 @@
-"""``sparsediff demo``: the sparse Jacobian of a 2D Brusselator, end to end."""
+"""``sparsediff demo``: a sparse Jacobian or Hessian of a built-in problem, end to end.
+
+Detection, coloring, evaluation (timed against one AD pass and against dense
+JAX), verification against random products and, with ``--plot``, a spy plot of
+the colored pattern.  The problems are those of
+:data:`sparsediff.problems.DEMO_PROBLEMS`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ import time
 import jax
 import jax.numpy as jnp
 
-#: dense jax.jacfwd is skipped above this many Jacobian entries (memory)
+from ..problems import DEFAULT_PROBLEM, DEMO_PROBLEMS
+from .progress import Progress
+
+#: dense jax.jacfwd / jax.hessian is skipped above this many matrix entries (memory)
 DENSE_LIMIT = 2.5e8
 
 
@@ -21,17 +30,45 @@ def _best_time(fn, repeats: int = 5) -> float:
     return best
 
 
-def run(grid: int = 64, out=print) -> bool:
-    """Run the demo; returns whether verification passed."""
-    import sparsediff as sd
-    from sparsediff.problems import brusselator_rhs
+def _passes(prepared) -> str:
+    c = prepared.coloring
+    if c is not None and c.num_forward and c.num_reverse:
+        return (
+            f"{prepared.num_colors} AD passes ({c.num_forward} forward + {c.num_reverse} reverse)"
+        )
+    return f"{prepared.num_colors} AD passes"
 
-    n = 2 * grid * grid
-    out(f"sparsediff demo: 2D Brusselator on a {grid}×{grid} periodic grid (n = {n:,})\n")
-    sample = jax.ShapeDtypeStruct((2, grid, grid), jnp.float32)
+
+def run(
+    grid: int | None = None,
+    out=print,
+    *,
+    problem: str = DEFAULT_PROBLEM,
+    plot: str | None = None,
+    progress: Progress | None = None,
+) -> bool:
+    """Run the demo for ``problem`` at size ``grid`` (its default if ``None``).
+
+    Returns whether verification passed.  ``progress`` reports long stages
+    (none by default).
+    """
+    import sparsediff as sd
+
+    progress = progress or Progress(enabled=False)
+
+    spec = DEMO_PROBLEMS[problem]
+    size = spec.default_size if grid is None else grid
+    f = spec.function
+    shape = spec.shape_of(size)
+    hessian = spec.kind == "hessian"
+    sample = jax.ShapeDtypeStruct(shape, jnp.float32)
+    n = sample.size
+    out(f"sparsediff demo: {spec.describe(size)} (n = {n:,})\n")
 
     t = time.perf_counter()
-    pattern = sd.jacobian_sparsity(brusselator_rhs, sample)
+    detect = sd.hessian_sparsity if hessian else sd.jacobian_sparsity
+    with progress.stage("detecting sparsity"):
+        pattern = detect(f, sample)
     t_detect = time.perf_counter() - t
     out(
         f"1. Detection ({t_detect:.3f} s): {pattern.nnz:,} nonzeros, "
@@ -40,55 +77,77 @@ def run(grid: int = 64, out=print) -> bool:
     out(repr(pattern))
 
     t = time.perf_counter()
-    jac = sd.jacobian(brusselator_rhs, sample, sparsity=pattern)
+    prepare = sd.hessian if hessian else sd.jacobian
+    with progress.stage("coloring"):
+        prepared = prepare(f, sample, sparsity=pattern)
     t_prepare = time.perf_counter() - t
-    c = jac.coloring
+    c = prepared.coloring
     lower = c.lower_bound if c is not None else "-"
+    dense_name = "jax.hessian" if hessian else "jax.jacfwd"
     out(
-        f"\n2. Coloring ({t_prepare:.3f} s): mode {jac.mode!r}, {jac.num_colors} AD passes "
-        f"(lower bound {lower}) instead of {n:,} for dense jax.jacfwd"
+        f"\n2. Coloring ({t_prepare:.3f} s): mode {prepared.mode!r}, {_passes(prepared)} "
+        f"(lower bound {lower}) instead of {pattern.n:,} for dense {dense_name}"
     )
 
-    key = jax.random.key(0)
-    y = 1.0 + 0.1 * jax.random.uniform(key, (2, grid, grid), jnp.float32)
-    t = time.perf_counter()
-    J = jac(y)
-    jax.block_until_ready(J)
-    t_first = time.perf_counter() - t
-    t_eval = _best_time(lambda: jac(y))
-    one_jvp = jax.jit(lambda p, t: jax.jvp(brusselator_rhs, (p,), (t,))[1])
-    jax.block_until_ready(one_jvp(y, y))
-    jvp_time = _best_time(lambda: one_jvp(y, y))
+    y = spec.point_of(jax.random.key(0), shape)
+    with progress.stage("evaluating"):
+        t = time.perf_counter()
+        jax.block_until_ready(prepared(y))
+        t_first = time.perf_counter() - t
+        t_eval = _best_time(lambda: prepared(y))
+    if hessian:
+        one_pass = jax.jit(lambda p, v: jax.jvp(jax.grad(f), (p,), (v,))[1])
+        pass_name = "one Hessian-vector product"
+    else:
+        one_pass = jax.jit(lambda p, v: jax.jvp(f, (p,), (v,))[1])
+        pass_name = "one JVP"
+    with progress.stage(f"timing {pass_name}"):
+        jax.block_until_ready(one_pass(y, y))
+        pass_time = _best_time(lambda: one_pass(y, y))
+    what = "Hessian" if hessian else "Jacobian"
     out(
         f"\n3. Evaluation: first call (compile) {t_first:.3f} s, then {t_eval * 1e3:.2f} ms "
-        f"per Jacobian; one JVP takes {jvp_time * 1e3:.3f} ms, so "
-        f"eval / (passes × JVP) = {t_eval / max(jac.num_colors * jvp_time, 1e-12):.2f}"
+        f"per {what}; {pass_name} takes {pass_time * 1e3:.3f} ms, so "
+        f"eval / (passes × pass) = {t_eval / max(prepared.num_colors * pass_time, 1e-12):.2f}"
     )
-    if float(n) * n <= DENSE_LIMIT:
-        dense = jax.jit(jax.jacfwd(brusselator_rhs))
-        jax.block_until_ready(dense(y))
-        t_dense = _best_time(lambda: dense(y), repeats=2)
-        out(f"   dense jax.jacfwd: {t_dense * 1e3:.2f} ms ({t_dense / t_eval:.1f}× slower)")
+    m = pattern.m
+    if float(m) * n <= DENSE_LIMIT:
+        dense = jax.jit(jax.hessian(f) if hessian else jax.jacfwd(f))
+        with progress.stage(f"dense {dense_name}"):
+            jax.block_until_ready(dense(y))
+            t_dense = _best_time(lambda: dense(y), repeats=2)
+        out(f"   dense {dense_name}: {t_dense * 1e3:.2f} ms ({t_dense / t_eval:.1f}× slower)")
     else:
         out(
-            f"   dense jax.jacfwd skipped: its {n:,}×{n:,} float32 matrix would need "
-            f"{4.0 * n * n / 2**30:.1f} GiB"
+            f"   dense {dense_name} skipped: its {m:,}×{n:,} float32 matrix would need "
+            f"{4.0 * m * n / 2**30:.1f} GiB"
         )
 
-    out("\n4. Verification against random JVPs and VJPs:")
+    products = "Hessian-vector products" if hessian else "JVPs and VJPs"
+    out(f"\n4. Verification against random {products}:")
+    check = sd.check_hessian if hessian else sd.check_jacobian
     try:
-        sd.check_jacobian(brusselator_rhs, y, prepared=jac)
+        with progress.stage("verifying"):
+            check(f, y, prepared=prepared)
     except sd.VerificationError as err:
         out(f"   FAILED: {err}")
         return False
     out("   passed")
+
+    if plot:
+        from .common import save_spy
+
+        with progress.stage("plotting"):
+            save_spy(plot, pattern, coloring=c)
+        how = "colored by color group" if c is not None else "no coloring (dense mode)"
+        out(f"\n5. Plot: spy plot of the pattern ({how}) written to {plot}")
     return True
 
 
-def main(grid: int) -> int:
-    ok = run(grid)
+def main(grid: int | None = None, problem: str = DEFAULT_PROBLEM, plot: str | None = None) -> int:
+    ok = run(grid, problem=problem, plot=plot)
     sys.stdout.flush()
     return 0 if ok else 1
 
 
-__all__ = ["run", "main"]
+__all__ = ["run", "main", "DENSE_LIMIT"]

@@ -1,0 +1,65 @@
+"""``sparsediff bench``: only the error path and the command it builds (the suites are slow)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from sparsediff.cli import bench
+from sparsediff.cli.common import CLIError
+
+from .helpers import assert_one_line_error, call, run
+
+
+def test_bench_help_through_the_entry_point():
+    res = run("bench", "--help")
+    assert res.returncode == 0
+    assert "example: sparsediff bench --quick" in res.stdout
+    assert "--quick" in res.stdout and "--root" in res.stdout
+
+
+def test_bench_without_checkout_is_one_line(tmp_path):
+    res = run("bench", "--root", str(tmp_path), cwd=str(tmp_path))
+    assert_one_line_error(res.stderr, 1, res.returncode, "need a source checkout")
+    assert res.stdout == ""
+
+
+def test_bench_root_must_hold_all_suites(tmp_path, capsys):
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "__init__.py").write_text("")
+    (tmp_path / "benchmarks" / "detection.py").write_text("")
+    code, _, err = call(capsys, "bench", "--root", str(tmp_path))
+    assert_one_line_error(err, 1, code, "need a source checkout")
+
+
+def test_find_benchmarks_next_to_the_sources(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = bench.find_benchmarks()
+    assert (root / "benchmarks" / "detection.py").is_file()
+    with pytest.raises(CLIError):
+        bench.find_benchmarks(str(tmp_path))
+
+
+def test_bench_runs_each_suite_from_the_root(monkeypatch, capsys):
+    calls = []
+
+    def fake_call(command, cwd, env):
+        calls.append((command, cwd, env["PYTHONPATH"]))
+        return 0
+
+    monkeypatch.setattr(subprocess, "call", fake_call)
+    args = SimpleNamespace(root=None, only=None, quick=True, no_asdex=True)
+    assert bench.run_bench(args, out=lambda *a: None) == 0
+    assert [c[0][2] for c in calls] == [f"benchmarks.{s}" for s in bench.SUITES]
+    assert all(c[0][0] == sys.executable and c[0][3:] == ["--quick", "--no-asdex"] for c in calls)
+    assert all((c[1] / "benchmarks").is_dir() for c in calls)
+
+    calls.clear()
+    monkeypatch.setattr(subprocess, "call", lambda command, cwd, env: calls.append(1) or 3)
+    args = SimpleNamespace(root=None, only=["coloring"], quick=False, no_asdex=False)
+    assert bench.run_bench(args, out=lambda *a: None) == 3
+    assert len(calls) == 1
+    assert "benchmarks.coloring exited with status 3" in capsys.readouterr().err
