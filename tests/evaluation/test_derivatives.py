@@ -140,6 +140,18 @@ def test_direct_outputs_in_evaluation_order(fmt, triangle):
         )
 
 
+@pytest.mark.parametrize("fmt", ["bcoo", "dense", "compressed"])
+def test_first_call_under_jit_then_outside(fmt):
+    """The device arrays built on the first call must not be tracers of that trace."""
+    jac = sd.jacobian(residual, X, output_format=fmt)
+    inside = jax.jit(lambda x: jac(x))(X)
+    outside = jac(X)
+    want = np.asarray(jax.jacfwd(residual)(X))
+    for out in (inside, outside):
+        got = out.todense() if fmt != "dense" else out
+        np.testing.assert_allclose(np.asarray(got), want, rtol=2e-5, atol=1e-6)
+
+
 def test_float64():
     with jax.enable_x64(True):
         x = rng.normal(size=9)

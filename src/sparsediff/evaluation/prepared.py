@@ -262,22 +262,27 @@ class SparseDerivative:
         They enter the jitted evaluation as arguments, not as embedded constants.
         """
         if self._device_arrays is None:
-            dev: dict = {}
-            if self._eval_order is not None:
-                if not self._eval_identity:
-                    dev["eval_src"] = jnp.asarray(self._eval_src)
-            elif self._plan is not None:
-                dev["plan"] = self._plan.arrays()
-            if self._plan is not None:
-                if "forward" in self._blocks:
-                    dev["fwd"] = jnp.asarray(self._fwd_seeds)
-                if "reverse" in self._blocks:
-                    dev["rev"] = jnp.asarray(self._rev_seeds)
-            if self._tri_idx is not None and self._eval_order is None:
-                dev["tri"] = jnp.asarray(self._tri_idx.astype(np.int32))
-            dev["out"] = output_arrays(self.output_pattern, self.output_format, self._eval_order)
-            self._device_arrays = dev
+            # concrete arrays even when the first call happens under a trace
+            with jax.ensure_compile_time_eval():
+                self._device_arrays = self._build_device_arrays()
         return self._device_arrays
+
+    def _build_device_arrays(self) -> dict:
+        dev: dict = {}
+        if self._eval_order is not None:
+            if not self._eval_identity:
+                dev["eval_src"] = jnp.asarray(self._eval_src)
+        elif self._plan is not None:
+            dev["plan"] = self._plan.arrays()
+        if self._plan is not None:
+            if "forward" in self._blocks:
+                dev["fwd"] = jnp.asarray(self._fwd_seeds)
+            if "reverse" in self._blocks:
+                dev["rev"] = jnp.asarray(self._rev_seeds)
+        if self._tri_idx is not None and self._eval_order is None:
+            dev["tri"] = jnp.asarray(self._tri_idx.astype(np.int32))
+        dev["out"] = output_arrays(self.output_pattern, self.output_format, self._eval_order)
+        return dev
 
     def _matches_fast(self, args: tuple) -> bool:
         plain = self._plain_avals
