@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.detection [--quick] [--max-n N] [--no-asdex] [--memory]
                                    [--problems NAME ...] [--repeats K] [--no-exactness]
+                                   [--json PATH]
 
 For every problem of ``benchmarks.problems`` (``diff``, ``brusselator``, ``rosenbrock``,
 ``conv2d``, ``fori_stencil``, ``scan``) and every size, the script times the full detection
@@ -788,6 +789,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--problems", nargs="+", default=None, choices=[p.name for p in PROBLEMS])
     ap.add_argument("--repeats", type=int, default=3, help="k of best-of-k (default 3)")
     ap.add_argument("--no-exactness", action="store_true", help="skip the exactness table")
+    ap.add_argument("--json", default=None, help="also write the timing rows to this JSON file")
     ap.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--memory-problem", default="diff", help=argparse.SUPPRESS)
     ap.add_argument("--memory-tool", default=SD, choices=[SD, AS], help=argparse.SUPPRESS)
@@ -825,6 +827,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         exactness = exactness_checks(use_asdex=use_asdex)
     print(report(rows, checks, memory, quick=args.quick, exactness=exactness))
     print(f"\n(total benchmark wall time {math.ceil(time.perf_counter() - t0)} s)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1, default=str)
     return 0
 
 
