@@ -85,6 +85,12 @@ class DetectionOptions:
             computes concretely (values independent of the differentiated
             inputs: constants, indices, masks). Larger values are treated as
             unknown, which is sound but may be less exact.
+        unroll_budget: how much work ``scan`` and ``while_loop`` may spend on
+            exact, iteration-by-iteration propagation, counted as iterations
+            times equations of the loop body. Longer loops use a sound fixed
+            point over the carries instead.
+        max_fallback_nnz: largest pattern (in entries) a conservative dense
+            fallback may build before :class:`PatternTooLargeError` is raised.
     """
 
     strict: bool = False

@@ -102,7 +102,9 @@ def jacobian(
 
     Args:
         f: the function; its output may be any pytree of arrays.
-        *sample_args, **sample_kwargs: sample arguments (see
+        *sample_args: sample positional arguments (see
+            :func:`sparsediff.jacobian_sparsity`).
+        **sample_kwargs: sample keyword arguments (see
             :func:`sparsediff.jacobian_sparsity`).
         argnums: the positional argument(s) to differentiate.
         has_aux: ``f`` returns ``(output, aux)``; the call returns ``(J, aux)``.

@@ -136,9 +136,10 @@ class SparsityPattern:
     be reassigned and the index arrays are read-only.
 
     Args:
-        rows, cols: 1-D integer array-likes of equal length (COO indices).
-            Duplicates are removed and the entries are sorted by row, then
-            column.
+        rows: 1-D integer array-like of row indices (COO), of the same length
+            as ``cols``. Duplicates are removed and the entries are sorted by
+            row, then column.
+        cols: 1-D integer array-like of column indices (COO).
         shape: ``(m, n)``.
         input_structure: layout of the ``n`` columns (defaults to
             ``Structure.flat(n)``).
