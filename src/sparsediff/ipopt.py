@@ -1,0 +1,217 @@
+"""Ipopt adapter (through cyipopt): a JAX nonlinear program with sparse derivatives.
+
+Ipopt solves ``min f(x)`` subject to ``cl <= c(x) <= cu`` and ``lb <= x <= ub``
+and asks for the constraint Jacobian and the Hessian of the Lagrangian
+``σ ∇²f(x) + Σᵢ λᵢ ∇²cᵢ(x)`` as values on fixed sparsity structures (the
+Hessian's lower triangle only). :class:`IpoptProblem` prepares both once:
+
+* the Jacobian of ``c`` by ``sparsediff.jacobian`` at the shape of ``x0``;
+* the Lagrangian Hessian by ``sparsediff.hessian`` of
+  ``L(x, σ, λ) = σ f(x) + λ · c(x)`` with respect to ``x`` alone: one detection
+  gives a pattern valid for every ``σ`` and ``λ`` (the union of the Hessian
+  patterns of ``f`` and of every ``cᵢ``), colored once (star or acyclic), its
+  lower triangle handed to Ipopt.
+
+Objective, gradient and constraints are jitted once; every callback returns
+host numpy arrays in float64. cyipopt is an optional dependency: see the
+documentation for installing it (Debian: ``apt-get install coinor-libipopt-dev
+liblapack-dev libblas-dev pkg-config``, then ``pip install cyipopt``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .evaluation import hessian, jacobian
+
+__all__ = ["IpoptProblem", "require_cyipopt"]
+
+
+def require_cyipopt():
+    """Import cyipopt, or raise an ImportError that says how to install it."""
+    try:
+        import cyipopt
+    except ImportError as err:  # pragma: no cover - depends on the machine
+        raise ImportError(
+            "the Ipopt adapter needs cyipopt, which is not installed. On Debian/Ubuntu: "
+            "apt-get install coinor-libipopt-dev liblapack-dev libblas-dev pkg-config, "
+            'then pip install "sparsediff[ipopt]" (or pip install cyipopt); conda users: '
+            "conda install -c conda-forge cyipopt"
+        ) from err
+    return cyipopt
+
+
+def _bounds(value: Any, size: int, default: float, name: str) -> np.ndarray:
+    if value is None:
+        return np.full(size, default)
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size == 1:
+        return np.full(size, arr[0])
+    if arr.size != size:
+        raise ValueError(f"{name} has {arr.size} entries; expected {size}")
+    return arr.copy()
+
+
+class IpoptProblem:
+    """A nonlinear program with jitted sparse derivatives for Ipopt.
+
+    Args:
+        objective: ``f(x) -> scalar``.
+        x0: starting point (its shape and dtype define the problem; float64
+            needs ``jax_enable_x64``).
+        constraints: ``c(x) -> array`` or ``None``.
+        lb, ub: variable bounds (scalars or arrays; default unbounded).
+        cl, cu: constraint bounds (default ``0`` and ``0``: equalities).
+        mode: Hessian coloring mode for the Lagrangian (default automatic).
+
+    ``solve(**options)`` runs Ipopt (options are Ipopt's, e.g. ``tol=1e-8``,
+    ``print_level=0``) and returns ``(x, info)`` with ``x`` in ``x0``'s shape.
+    The callbacks (``objective``, ``gradient``, ``constraints``, ``jacobian``,
+    ``jacobianstructure``, ``hessian``, ``hessianstructure``) follow cyipopt's
+    problem-object protocol and count their calls and time in ``stats``.
+    """
+
+    def __init__(
+        self,
+        objective: Callable,
+        x0: Any,
+        constraints: Callable | None = None,
+        *,
+        lb: Any = None,
+        ub: Any = None,
+        cl: Any = None,
+        cu: Any = None,
+        mode: str | None = None,
+    ):
+        x0 = jnp.asarray(x0)
+        if not jnp.issubdtype(x0.dtype, jnp.floating):
+            x0 = x0.astype(jnp.result_type(float))
+        self.shape, self.dtype = tuple(x0.shape), x0.dtype
+        self.x0 = np.asarray(x0, dtype=np.float64).reshape(-1)
+        self.n = self.x0.size
+        spec = jax.ShapeDtypeStruct(self.shape, self.dtype)
+
+        def f(x):
+            out = jnp.asarray(objective(x))
+            if out.size != 1:
+                raise ValueError(f"the objective must return a scalar; got shape {out.shape}")
+            return out.reshape(())
+
+        def c(x):
+            if constraints is None:
+                return jnp.zeros(0, self.dtype)
+            return jnp.ravel(constraints(x))
+
+        self.m = int(jax.eval_shape(c, spec).size)
+        self._f = jax.jit(f)
+        self._grad = jax.jit(jax.grad(f))
+        self._c = jax.jit(c)
+        self.lb = _bounds(lb, self.n, -np.inf, "lb")
+        self.ub = _bounds(ub, self.n, np.inf, "ub")
+        self.cl = _bounds(cl, self.m, 0.0, "cl")
+        self.cu = _bounds(cu, self.m, 0.0, "cu")
+
+        if self.m:
+            self.jac = jacobian(c, spec, output_format="compressed")
+            self._jac_rows = np.asarray(self.jac.sparsity.rows)
+            self._jac_cols = np.asarray(self.jac.sparsity.cols)
+        else:
+            self.jac = None
+            self._jac_rows = self._jac_cols = np.zeros(0, dtype=np.int64)
+
+        def lagrangian(x, sigma, lam):
+            value = sigma * f(x)
+            return value + jnp.vdot(lam, c(x)) if self.m else value
+
+        self.hess = hessian(
+            lagrangian,
+            spec,
+            jax.ShapeDtypeStruct((), self.dtype),
+            jax.ShapeDtypeStruct((self.m,), self.dtype),
+            argnums=0,
+            mode=mode,
+            triangle="lower",
+            output_format="compressed",
+        )
+        pattern = self.hess.output_pattern
+        self._hess_rows = np.asarray(pattern.rows)
+        self._hess_cols = np.asarray(pattern.cols)
+        self.stats = {"jacobian": [0, 0.0], "hessian": [0, 0.0], "other": [0, 0.0]}
+
+    # -- helpers ----------------------------------------------------------------
+    def _x(self, x: Any) -> jax.Array:
+        return jnp.asarray(np.asarray(x).reshape(self.shape), self.dtype)
+
+    def _timed(self, key: str, fn: Callable, *args: Any) -> np.ndarray:
+        import time
+
+        t = time.perf_counter()
+        out = np.asarray(fn(*args), dtype=np.float64)
+        s = self.stats[key]
+        s[0] += 1
+        s[1] += time.perf_counter() - t
+        return out
+
+    # -- cyipopt's problem protocol --------------------------------------------
+    def objective(self, x: Any) -> float:
+        return float(self._timed("other", self._f, self._x(x)))
+
+    def gradient(self, x: Any) -> np.ndarray:
+        return self._timed("other", self._grad, self._x(x)).reshape(-1)
+
+    def constraints(self, x: Any) -> np.ndarray:
+        if not self.m:
+            return np.zeros(0)
+        return self._timed("other", self._c, self._x(x))
+
+    def jacobianstructure(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._jac_rows, self._jac_cols
+
+    def jacobian(self, x: Any) -> np.ndarray:
+        if not self.m:
+            return np.zeros(0)
+        return self._timed("jacobian", lambda z: self.jac(z).values, self._x(x))
+
+    def hessianstructure(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._hess_rows, self._hess_cols
+
+    def hessian(self, x: Any, lagrange: Any, obj_factor: float) -> np.ndarray:
+        sigma = jnp.asarray(obj_factor, self.dtype)
+        lam = jnp.asarray(np.asarray(lagrange).reshape(-1), self.dtype)
+        return self._timed("hessian", lambda z: self.hess(z, sigma, lam).values, self._x(x))
+
+    # -- solving ----------------------------------------------------------------
+    def problem(self):
+        """The ``cyipopt.Problem`` (create it once, set options, call ``solve``)."""
+        cyipopt = require_cyipopt()
+        return cyipopt.Problem(
+            n=self.n,
+            m=self.m,
+            problem_obj=self,
+            lb=self.lb,
+            ub=self.ub,
+            cl=self.cl,
+            cu=self.cu,
+        )
+
+    def solve(self, x0: Any = None, **options: Any) -> tuple[np.ndarray, dict]:
+        """Run Ipopt from ``x0`` (default: the preparation point); ``options`` are Ipopt's."""
+        nlp = self.problem()
+        for key, value in options.items():
+            nlp.add_option(key, value)
+        start = self.x0 if x0 is None else np.asarray(x0, dtype=np.float64).reshape(-1)
+        x, info = nlp.solve(start)
+        return np.asarray(x).reshape(self.shape), info
+
+    def __repr__(self) -> str:
+        return (
+            f"IpoptProblem(n={self.n}, m={self.m}, jacobian nnz={self._jac_rows.size}, "
+            f"hessian (lower) nnz={self._hess_rows.size}, passes: "
+            f"{0 if self.jac is None else self.jac.num_colors} Jacobian, "
+            f"{self.hess.num_colors} Hessian)"
+        )
