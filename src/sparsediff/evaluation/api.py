@@ -56,6 +56,7 @@ _OPTION_NAMES = (
     "sparsity",
     "coloring",
     "triangle",
+    "devices",
 )
 
 
@@ -90,6 +91,7 @@ def jacobian(
     chunk_size: int | None = None,
     sparsity: Any = None,
     coloring: Any = None,
+    devices: Any = None,
     **sample_kwargs: Any,
 ):
     """Prepare the sparse Jacobian of ``f``: a drop-in for ``jax.jacobian``.
@@ -119,6 +121,10 @@ def jacobian(
         sparsity: a :class:`~sparsediff.SparsityPattern` to use instead of detection.
         coloring: a :class:`~sparsediff.coloring.ColoringResult` to use (its
             problem sets the mode).
+        devices: split the AD passes over several devices: ``None`` (all local
+            devices when there are several), ``1`` (one device), an ``int``, a
+            sequence of devices or a ``jax.sharding.Mesh`` (see
+            :mod:`sparsediff.evaluation.sharding`).
     """
     options = _options(locals())
     return _make("jacobian", f, sample_args, sample_kwargs, options)
@@ -134,6 +140,7 @@ def value_and_jacobian(
     chunk_size: int | None = None,
     sparsity: Any = None,
     coloring: Any = None,
+    devices: Any = None,
     **sample_kwargs: Any,
 ):
     """Like :func:`jacobian`, returning ``(f(x), J)`` from the same AD passes
@@ -153,6 +160,7 @@ def hessian(
     sparsity: Any = None,
     coloring: Any = None,
     triangle: str | None = None,
+    devices: Any = None,
     **sample_kwargs: Any,
 ):
     """Prepare the sparse Hessian of scalar-valued ``f``: a drop-in for ``jax.hessian``.
@@ -178,6 +186,7 @@ def value_and_hessian(
     sparsity: Any = None,
     coloring: Any = None,
     triangle: str | None = None,
+    devices: Any = None,
     **sample_kwargs: Any,
 ):
     """Like :func:`hessian`, returning ``(f(x), ∇f(x), H)`` from the same passes

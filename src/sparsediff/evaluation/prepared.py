@@ -33,6 +33,7 @@ from ..patterns import SparsityPattern
 from . import modes as _modes
 from .flat import Signature, flat_function, normalize_argnums, split_kwargs
 from .products import hvp_products, jvp_products, map_products, vjp_products
+from .sharding import constrain_leading, resolve_mesh
 
 __all__ = ["SparseDerivative", "CompressedDerivative"]
 
@@ -56,6 +57,7 @@ class SparseDerivative:
         with_value: bool = False,
         sparsity: SparsityPattern | None = None,
         coloring: ColoringResult | None = None,
+        devices: Any = None,
     ):
         if not callable(f):
             raise TypeError(f"f must be callable, got {type(f).__name__}")
@@ -114,6 +116,8 @@ class SparseDerivative:
             triangle=triangle,
             with_value=with_value,
         )
+        self._options["devices"] = devices
+        self.mesh = resolve_mesh(devices) if self.num_colors > 1 else None
         self._variants: dict = {}
         self._setup_evaluation()
         self._jitted = jax.jit(self._evaluate)
@@ -174,6 +178,10 @@ class SparseDerivative:
                 self._plain_avals = tuple(
                     (shape, np.dtype(dtype)) for ((shape, dtype),) in self.signature.arg_avals
                 )
+
+    def _constrain(self, a):
+        """Split the leading (color) axis of seeds and products over the mesh."""
+        return constrain_leading(a, self.mesh)
 
     def _setup_eval_order(self) -> None:
         """Evaluation order of the values for BCOO and dense outputs.
@@ -362,11 +370,15 @@ class SparseDerivative:
         if mode in ("dense_fwd", "dense_rev"):
             eye_n = jnp.eye(x.size, dtype=x.dtype)
             if mode == "dense_fwd":
-                y, aux, prods = jvp_products(g, x, eye_n, self.chunk_size)  # (n, m)
+                y, aux, prods = jvp_products(
+                    g, x, eye_n, self.chunk_size, self._constrain
+                )  # (n, m)
                 return y, aux, prods[cols, rows]
             y, vjp_fn, aux = jax.vjp(g, x, has_aux=True)
             eye_m = jnp.eye(y.size, dtype=y.dtype)
-            prods = map_products(lambda s: vjp_fn(s)[0], eye_m, self.chunk_size)  # (m, n)
+            prods = map_products(
+                lambda s: vjp_fn(s)[0], eye_m, self.chunk_size, self._constrain
+            )  # (m, n)
             return y, aux, prods[rows, cols]
         parts = {}
         y = aux = None
@@ -374,12 +386,16 @@ class SparseDerivative:
             # bicoloring: one linearisation serves both the JVPs and, transposed,
             # the VJPs (no second forward pass)
             y, jvp_fn, aux = jax.linearize(g, x, has_aux=True)
-            b = map_products(jvp_fn, dev["fwd"].astype(x.dtype), self.chunk_size)
+            b = map_products(jvp_fn, dev["fwd"].astype(x.dtype), self.chunk_size, self._constrain)
             vjp_fn = jax.linear_transpose(jvp_fn, x)
-            c = map_products(lambda s: vjp_fn(s)[0], dev["rev"].astype(y.dtype), self.chunk_size)
+            c = map_products(
+                lambda s: vjp_fn(s)[0], dev["rev"].astype(y.dtype), self.chunk_size, self._constrain
+            )
             parts["forward"], parts["reverse"] = b.reshape(-1), c.reshape(-1)
         elif "forward" in self._blocks:
-            y, aux, b = jvp_products(g, x, dev["fwd"].astype(x.dtype), self.chunk_size)
+            y, aux, b = jvp_products(
+                g, x, dev["fwd"].astype(x.dtype), self.chunk_size, self._constrain
+            )
             parts["forward"] = b.reshape(-1)
         elif "reverse" in self._blocks:
             y2, aux2, c = self._reverse(g, x, dev)
@@ -400,7 +416,7 @@ class SparseDerivative:
     def _reverse(self, g, x, dev):
         y_shape = jax.eval_shape(lambda z: g(z)[0], x)
         seeds = dev["rev"].astype(y_shape.dtype)
-        return vjp_products(g, x, seeds, self.chunk_size)
+        return vjp_products(g, x, seeds, self.chunk_size, self._constrain)
 
     def _evaluate_hessian(self, g, x, args, dev):
         def scalar(z):
@@ -415,13 +431,17 @@ class SparseDerivative:
         cols = np.asarray(self.sparsity.cols)
         if self.mode == "dense":
             seeds = jnp.eye(x.size, dtype=x.dtype)
-            value, grad, aux, prods = hvp_products(scalar, x, seeds, self.chunk_size)
+            value, grad, aux, prods = hvp_products(
+                scalar, x, seeds, self.chunk_size, self._constrain
+            )
             values = prods[cols, rows]
             if self._tri_idx is not None:
                 values = values[self._tri_idx]
         else:
             seeds = dev["fwd"].astype(x.dtype) if "fwd" in dev else jnp.zeros((0, x.size), x.dtype)
-            value, grad, aux, prods = hvp_products(scalar, x, seeds, self.chunk_size)
+            value, grad, aux, prods = hvp_products(
+                scalar, x, seeds, self.chunk_size, self._constrain
+            )
             values = self._decompress(prods.reshape(-1), dev)
         result = self._format(values, dev)
         if not self.with_value:

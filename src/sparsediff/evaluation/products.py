@@ -15,36 +15,58 @@ import jax.numpy as jnp
 __all__ = ["map_products", "jvp_products", "vjp_products", "hvp_products"]
 
 
-def map_products(fn: Callable, seeds: jax.Array, chunk_size: int | None) -> jax.Array:
-    """``vmap(fn)(seeds)`` over the leading axis, in chunks of ``chunk_size``."""
+def map_products(
+    fn: Callable, seeds: jax.Array, chunk_size: int | None, constrain: Callable | None = None
+) -> jax.Array:
+    """``vmap(fn)(seeds)`` over the leading axis, in chunks of ``chunk_size``.
+
+    ``constrain``: applied to every batch of seeds and of products (the
+    multi-device split of the leading axis, see :mod:`.sharding`).
+    """
     k = seeds.shape[0]
     if k == 0:
         out = jax.eval_shape(fn, jax.ShapeDtypeStruct(seeds.shape[1:], seeds.dtype))
         return jnp.zeros((0, *out.shape), out.dtype)
+    if constrain is not None:
+        inner = fn
+
+        def batch(s):
+            return constrain(jax.vmap(inner)(constrain(s)))
+    else:
+
+        def batch(s):
+            return jax.vmap(fn)(s)
+
     if chunk_size is None or chunk_size >= k:
-        return jax.vmap(fn)(seeds)
+        return batch(seeds)
     chunk_size = max(int(chunk_size), 1)
     n_chunks = -(-k // chunk_size)
     pad = n_chunks * chunk_size - k
     padded = jnp.concatenate([seeds, jnp.zeros((pad, *seeds.shape[1:]), seeds.dtype)])
     chunks = padded.reshape(n_chunks, chunk_size, *seeds.shape[1:])
-    out = jax.lax.map(jax.vmap(fn), chunks)
+    out = jax.lax.map(batch, chunks)
     return out.reshape(n_chunks * chunk_size, *out.shape[2:])[:k]
 
 
-def jvp_products(g: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None):
+def jvp_products(
+    g: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None, constrain=None
+):
     """``(y, aux, B)`` with ``B[c] = J @ seeds[c]``: one linearisation, one JVP per seed."""
     y, jvp_fn, aux = jax.linearize(g, x, has_aux=True)
-    return y, aux, map_products(jvp_fn, seeds, chunk_size)
+    return y, aux, map_products(jvp_fn, seeds, chunk_size, constrain)
 
 
-def vjp_products(g: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None):
+def vjp_products(
+    g: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None, constrain=None
+):
     """``(y, aux, C)`` with ``C[c] = seeds[c] @ J``: one forward pass, one VJP per seed."""
     y, vjp_fn, aux = jax.vjp(g, x, has_aux=True)
-    return y, aux, map_products(lambda s: vjp_fn(s)[0], seeds, chunk_size)
+    return y, aux, map_products(lambda s: vjp_fn(s)[0], seeds, chunk_size, constrain)
 
 
-def hvp_products(f: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None):
+def hvp_products(
+    f: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None, constrain=None
+):
     """``(value, grad, aux, B)`` with ``B[c] = H @ seeds[c]`` (forward over reverse).
 
     The value and gradient come out of the same linearisation as the products.
@@ -55,5 +77,5 @@ def hvp_products(f: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | 
         return (v, grad), aux
 
     (value, grad), lin, aux = jax.linearize(value_grad, x, has_aux=True)
-    products = map_products(lambda s: lin(s)[1], seeds, chunk_size)
+    products = map_products(lambda s: lin(s)[1], seeds, chunk_size, constrain)
     return value, grad, aux, products
