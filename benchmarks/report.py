@@ -65,16 +65,32 @@ __all__ = [
 ]
 
 #: the benchmarks, in the order they run and appear in results.md
-STAGES: tuple[str, ...] = ("detection", "coloring", "evaluation")
+STAGES: tuple[str, ...] = ("detection", "coloring", "evaluation", "solvers")
 STAGE_TITLES = {
     "detection": "Sparsity detection",
     "coloring": "Coloring",
     "evaluation": "Preparation and evaluation",
+    "solvers": "Solvers: diffrax, optimistix, SciPy, Ipopt",
 }
 README_START = "<!-- headline:start -->"
 README_END = "<!-- headline:end -->"
 #: packages whose versions go into the header
-VERSIONS = ("sparsediff", "jax", "jaxlib", "numpy", "scipy", "numba", "asdex", "matplotlib")
+VERSIONS = (
+    "sparsediff",
+    "jax",
+    "jaxlib",
+    "numpy",
+    "scipy",
+    "numba",
+    "asdex",
+    "matplotlib",
+    "lineax",
+    "optimistix",
+    "diffrax",
+    "sparsax",
+    "splineax",
+    "cyipopt",
+)
 #: tools of the plots: (label, colour, line style, marker)
 _STYLE = {
     "sparsediff": ("C0", "-", "o"),
