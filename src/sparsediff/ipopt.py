@@ -65,8 +65,10 @@ class IpoptProblem:
         x0: starting point (its shape and dtype define the problem; float64
             needs ``jax_enable_x64``).
         constraints: ``c(x) -> array`` or ``None``.
-        lb, ub: variable bounds (scalars or arrays; default unbounded).
-        cl, cu: constraint bounds (default ``0`` and ``0``: equalities).
+        lb: lower bounds of the variables (a scalar or an array; default none).
+        ub: upper bounds of the variables (default none).
+        cl: lower bounds of the constraints (default ``0``).
+        cu: upper bounds of the constraints (default ``0``: equalities).
         mode: Hessian coloring mode for the Lagrangian (default automatic).
 
     ``solve(**options)`` runs Ipopt (options are Ipopt's, e.g. ``tol=1e-8``,

@@ -12,6 +12,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+import jax
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,9 +84,11 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     rules = dict(registry.RULES)
     defaults = list(registry._defaults)
+    x64 = jax.config.jax_enable_x64  # pages may switch on float64
     try:
         yield tmp_path
     finally:
+        jax.config.update("jax_enable_x64", x64)
         registry.RULES.clear()
         registry.RULES.update(rules)
         registry._defaults[:] = defaults
