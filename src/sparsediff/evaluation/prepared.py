@@ -37,6 +37,43 @@ from .sharding import constrain_leading, resolve_mesh
 
 __all__ = ["SparseDerivative", "CompressedDerivative"]
 
+#: primitives whose recomputation in a fused scalar gather loop is costly
+_TRANSCENDENTAL = (
+    "exp",
+    "exp2",
+    "log",
+    "log1p",
+    "expm1",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "logistic",
+    "pow",
+    "erf",
+    "erfc",
+    "erf_inv",
+    "lgamma",
+    "digamma",
+    "igamma",
+    "igammac",
+    "bessel_i0e",
+    "bessel_i1e",
+    "cbrt",
+    "polygamma",
+    "zeta",
+    "random_gamma_grad",
+)
+
 
 class SparseDerivative:
     """A prepared sparse Jacobian or Hessian of ``f`` (see :func:`jacobian`)."""
@@ -119,6 +156,7 @@ class SparseDerivative:
         self._options["devices"] = devices
         self.mesh = resolve_mesh(devices) if self.num_colors > 1 else None
         self._variants: dict = {}
+        self._fence = self._costly_elementwise(args, kwargs)
         self._setup_evaluation()
         self._jitted = jax.jit(self._evaluate)
 
@@ -142,6 +180,28 @@ class SparseDerivative:
         if self.kind == "hessian" and sparsity.m != n:
             raise ValueError(f"a Hessian pattern must be square ({n}×{n}); got {sparsity.shape}")
         return sparsity
+
+    def _costly_elementwise(self, args, kwargs) -> bool:
+        """Whether ``f`` evaluates transcendental functions (exp, sin, tanh, ...).
+
+        Decides the decompression fence (:func:`~sparsediff.decompression.jax_plan.fenced`):
+        XLA fuses a gather with the products it reads, recomputing every gathered
+        element in a scalar loop. That is the fastest form when the products
+        are cheap (XLA folds their linear part on the constant seeds, leaving a
+        few multiplications), and far slower when they carry transcendental
+        functions, which then run unvectorised; the products are materialised
+        first in that case only.
+        """
+
+        def probe(a, k):
+            g, x = flat_function(self.f, a, k, self.argnums, self.has_aux)
+            return g(x)[0]
+
+        try:
+            closed = jax.make_jaxpr(probe)(args, kwargs)
+        except Exception:  # noqa: BLE001 - failures surface at evaluation
+            return True
+        return compat.contains_primitive(closed.jaxpr, *_TRANSCENDENTAL)
 
     def _forward_supported(self, args, kwargs) -> bool:
         """Whether JAX can run forward mode through ``f`` (not through custom_vjp)."""
@@ -254,7 +314,7 @@ class SparseDerivative:
         if self._eval_order is not None:
             if self._eval_identity:
                 return flat
-            return fenced(lambda f, d: gather(f, d["eval_src"]), flat, dev)
+            return self._fenced(lambda f, d: gather(f, d["eval_src"]), flat, dev)
         if not self._plan.nnz:
             return flat[:0]
 
@@ -262,10 +322,21 @@ class SparseDerivative:
             values = self._plan.values(f, d["plan"])
             return gather(values, d["tri"]) if self._tri_idx is not None else values
 
-        return fenced(decompress, flat, dev)
+        return self._fenced(decompress, flat, dev)
+
+    def _fenced(self, fn, flat, dev):
+        return fenced(fn, flat, dev) if self._fence else fn(flat, dev)
+
+    def _seeds(self, block: str, dtype) -> jax.Array:
+        """The 0/1 seed matrix of a block, ``(colors, size)``, as a constant of the
+        evaluation: XLA folds the linear part of the products on constant seeds
+        (the stencil of a PDE residual applied to a seed is computed once, at
+        compilation), which passing them as arguments would forbid."""
+        seeds = self._fwd_seeds if block == "forward" else self._rev_seeds
+        return jnp.asarray(seeds, dtype)
 
     def _device(self) -> dict:
-        """Seeds, decompression and output index arrays on the device (built on first use).
+        """Decompression and output index arrays on the device (built on first use).
 
         They enter the jitted evaluation as arguments, not as embedded constants.
         """
@@ -282,11 +353,6 @@ class SparseDerivative:
                 dev["eval_src"] = jnp.asarray(self._eval_src)
         elif self._plan is not None:
             dev["plan"] = self._plan.arrays()
-        if self._plan is not None:
-            if "forward" in self._blocks:
-                dev["fwd"] = jnp.asarray(self._fwd_seeds)
-            if "reverse" in self._blocks:
-                dev["rev"] = jnp.asarray(self._rev_seeds)
         if self._tri_idx is not None and self._eval_order is None:
             dev["tri"] = jnp.asarray(self._tri_idx.astype(np.int32))
         dev["out"] = output_arrays(self.output_pattern, self.output_format, self._eval_order)
@@ -386,15 +452,20 @@ class SparseDerivative:
             # bicoloring: one linearisation serves both the JVPs and, transposed,
             # the VJPs (no second forward pass)
             y, jvp_fn, aux = jax.linearize(g, x, has_aux=True)
-            b = map_products(jvp_fn, dev["fwd"].astype(x.dtype), self.chunk_size, self._constrain)
+            b = map_products(
+                jvp_fn, self._seeds("forward", x.dtype), self.chunk_size, self._constrain
+            )
             vjp_fn = jax.linear_transpose(jvp_fn, x)
             c = map_products(
-                lambda s: vjp_fn(s)[0], dev["rev"].astype(y.dtype), self.chunk_size, self._constrain
+                lambda s: vjp_fn(s)[0],
+                self._seeds("reverse", y.dtype),
+                self.chunk_size,
+                self._constrain,
             )
             parts["forward"], parts["reverse"] = b.reshape(-1), c.reshape(-1)
         elif "forward" in self._blocks:
             y, aux, b = jvp_products(
-                g, x, dev["fwd"].astype(x.dtype), self.chunk_size, self._constrain
+                g, x, self._seeds("forward", x.dtype), self.chunk_size, self._constrain
             )
             parts["forward"] = b.reshape(-1)
         elif "reverse" in self._blocks:
@@ -415,7 +486,7 @@ class SparseDerivative:
 
     def _reverse(self, g, x, dev):
         y_shape = jax.eval_shape(lambda z: g(z)[0], x)
-        seeds = dev["rev"].astype(y_shape.dtype)
+        seeds = self._seeds("reverse", y_shape.dtype)
         return vjp_products(g, x, seeds, self.chunk_size, self._constrain)
 
     def _evaluate_hessian(self, g, x, args, dev):
@@ -438,7 +509,7 @@ class SparseDerivative:
             if self._tri_idx is not None:
                 values = values[self._tri_idx]
         else:
-            seeds = dev["fwd"].astype(x.dtype) if "fwd" in dev else jnp.zeros((0, x.size), x.dtype)
+            seeds = self._seeds("forward", x.dtype)
             value, grad, aux, prods = hvp_products(
                 scalar, x, seeds, self.chunk_size, self._constrain
             )
