@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .graphs import ColoringGraph
+from .indexing import ui
 
 __all__ = ["greedy_distance2", "distance2_degrees", "heavy_nets"]
 
@@ -52,26 +53,26 @@ def _greedy_distance2_kernel(order, ptr, idx, net_ptr, net_idx, heavy_slot, num_
         for c in range(width):
             nxt[h, c] = c
     for step in range(order.size):
-        v = order[step]
+        v = order[ui(step)]
         has_heavy = False
-        for p in range(ptr[v], ptr[v + 1]):
-            net = idx[p]
-            if heavy_slot[net] >= 0:
+        for p in range(ptr[ui(v)], ptr[ui(v + 1)]):
+            net = idx[ui(p)]
+            if heavy_slot[ui(net)] >= 0:
                 has_heavy = True
                 continue
-            for q in range(net_ptr[net], net_ptr[net + 1]):
-                c = color[net_idx[q]]
+            for q in range(net_ptr[ui(net)], net_ptr[ui(net + 1)]):
+                c = color[ui(net_idx[ui(q)])]
                 if c >= 0:
-                    mark[c] = step
+                    mark[ui(c)] = step
         c = 0
         while True:
-            while mark[c] == step:
+            while mark[ui(c)] == step:
                 c += 1
             if not has_heavy:
                 break
             moved = False
-            for p in range(ptr[v], ptr[v + 1]):
-                h = heavy_slot[idx[p]]
+            for p in range(ptr[ui(v)], ptr[ui(v + 1)]):
+                h = heavy_slot[ui(idx[ui(p)])]
                 if h >= 0:
                     c2 = _find_free(nxt, h, c)
                     if c2 != c:
@@ -79,10 +80,10 @@ def _greedy_distance2_kernel(order, ptr, idx, net_ptr, net_idx, heavy_slot, num_
                         moved = True
             if not moved:
                 break
-        color[v] = c
+        color[ui(v)] = c
         if has_heavy:
-            for p in range(ptr[v], ptr[v + 1]):
-                h = heavy_slot[idx[p]]
+            for p in range(ptr[ui(v)], ptr[ui(v + 1)]):
+                h = heavy_slot[ui(idx[ui(p)])]
                 if h >= 0:
                     nxt[h, c] = c + 1
     return color
@@ -94,16 +95,16 @@ def _distance2_degrees_kernel(ptr, idx, net_ptr, net_idx):
     deg = np.zeros(nv, dtype=np.int64)
     mark = np.full(nv, -1, dtype=np.int64)
     for v in range(nv):
-        mark[v] = v
+        mark[ui(v)] = v
         d = 0
-        for p in range(ptr[v], ptr[v + 1]):
-            net = idx[p]
-            for q in range(net_ptr[net], net_ptr[net + 1]):
-                w = net_idx[q]
-                if mark[w] != v:
-                    mark[w] = v
+        for p in range(ptr[ui(v)], ptr[ui(v + 1)]):
+            net = idx[ui(p)]
+            for q in range(net_ptr[ui(net)], net_ptr[ui(net + 1)]):
+                w = net_idx[ui(q)]
+                if mark[ui(w)] != v:
+                    mark[ui(w)] = v
                     d += 1
-        deg[v] = d
+        deg[ui(v)] = d
     return deg
 
 

@@ -67,7 +67,7 @@ class ColoringGraph:
             for ``"adjacency"``, vertex -> neighbours.
         net_ptr, net_idx: nets -> vertices (``"distance2"`` only).
         transpose: for ``"adjacency"``, position of the reverse of each stored
-            half-edge.
+            half-edge (``int32`` when the positions fit).
         complete: ``True`` when one net holds every vertex, so that all vertices
             conflict pairwise (degree-based orders are then all equivalent).
         walk_cost: steps of one walk over every vertex's neighbourhood: the sum
@@ -261,23 +261,13 @@ def augmented_graph(pattern: SparsityPattern) -> ColoringGraph:
     Vertices ``0 .. n-1`` are the columns of ``A`` and ``n .. n+m-1`` its rows;
     the half-edges of column ``j`` come first (in the CSC order of the pattern),
     then those of the rows (in the pattern's row-major order), so the half-edge of
-    nonzero ``k`` seen from its row is at position ``nnz + k``.
+    nonzero ``k`` seen from its row is at position ``nnz + k``.  Built in one
+    counting-sort pass (:func:`.graph_kernels.augmented_csr`).
     """
-    m, n = pattern.shape
-    nnz = pattern.nnz
-    from .graph_kernels import csc_order
+    from .graph_kernels import augmented_csr
 
-    dtype = _index_dtype(n + m)
-    cols = np.asarray(pattern.cols)
-    col_order_ptr, col_order = csc_order(cols, n)  # CSC position -> nonzero
-    ptr = np.concatenate([col_order_ptr, nnz + np.asarray(pattern.indptr, dtype=np.int64)[1:]])
-    idx = np.concatenate(
-        [
-            (np.asarray(pattern.rows)[col_order]).astype(dtype) + dtype.type(n),
-            cols.astype(dtype, copy=False),
-        ]
+    m, n = pattern.shape
+    ptr, idx, transpose = augmented_csr(
+        pattern.rows, pattern.cols, pattern.indptr, (m, n), _index_dtype(n + m)
     )
-    transpose = np.empty(2 * nnz, dtype=np.int64)
-    transpose[:nnz] = nnz + col_order
-    transpose[nnz + col_order] = np.arange(nnz, dtype=np.int64)
     return ColoringGraph("adjacency", n + m, ptr, idx, transpose=transpose)

@@ -24,8 +24,9 @@ problems), which is what an explicit permutation must index.
 
 Degrees are distance-2 degrees on ``"distance2"`` graphs (the degree in the
 column-intersection graph, computed without building it).  Ties are broken by
-the smallest vertex index, except that the dynamic orders take whichever tied
-vertex their bucket queue holds first (deterministic).  When one net holds all
+the smallest vertex index, except that the dynamic orders take, among tied
+vertices, the one whose key changed last (initially the smallest index; see
+:mod:`.order_kernels`, deterministic).  When one net holds all
 vertices (a dense row in column coloring) every pair of vertices conflicts and
 all orders give the same number of colors; the degree-based orders then return
 the natural order without computing anything.  When walking the distance-2

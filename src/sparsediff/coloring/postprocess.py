@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .indexing import ui
+
 __all__ = ["resolve_single_edges", "renumber"]
 
 
@@ -26,34 +28,34 @@ def _resolve(us, ws, needed, vclass, nclass):
     """Chosen end of each single edge ``(us[e], ws[e])``; updates ``needed``."""
     active = np.zeros(nclass, dtype=np.bool_)
     for v in range(needed.size):
-        if needed[v]:
-            active[vclass[v]] = True
+        if needed[ui(v)]:
+            active[ui(vclass[ui(v)])] = True
     chosen = np.full(us.size, -1, dtype=np.int64)
     for e in range(us.size):
-        u = us[e]
-        w = ws[e]
-        if needed[u]:
-            chosen[e] = u
-        elif needed[w]:
-            chosen[e] = w
+        u = us[ui(e)]
+        w = ws[ui(e)]
+        if needed[ui(u)]:
+            chosen[ui(e)] = u
+        elif needed[ui(w)]:
+            chosen[ui(e)] = w
     for e in range(us.size):
-        if chosen[e] >= 0:
+        if chosen[ui(e)] >= 0:
             continue
-        u = us[e]
-        w = ws[e]
-        if needed[u]:
+        u = us[ui(e)]
+        w = ws[ui(e)]
+        if needed[ui(u)]:
             x = u
-        elif needed[w]:
+        elif needed[ui(w)]:
             x = w
-        elif active[vclass[u]]:
+        elif active[ui(vclass[ui(u)])]:
             x = u
-        elif active[vclass[w]]:
+        elif active[ui(vclass[ui(w)])]:
             x = w
         else:
             x = u
-        chosen[e] = x
-        needed[x] = True
-        active[vclass[x]] = True
+        chosen[ui(e)] = x
+        needed[ui(x)] = True
+        active[ui(vclass[ui(x)])] = True
     return chosen
 
 

@@ -6,21 +6,24 @@ bound.  Bicoloring is reduced to a star or acyclic coloring of the augmented
 symmetric matrix ``[[0, A.T], [A, 0]]`` (Montoison, Dalle, Gebremedhin 2025):
 its first ``n`` vertices are the columns of ``A`` (forward seeds), the last
 ``m`` its rows (reverse seeds).
+
+The stages of a star or acyclic coloring share one :class:`~.scratch.Scratch`
+for their work arrays, and the plan's index arrays are written by one compiled
+pass (:mod:`.plans`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from ..patterns import SparsityPattern
 from .bounds import lower_bound
 from .decompression import DecompressionPlan, direct_plan
 from .graphs import ColoringGraph, augmented_graph, column_graph, row_graph, symmetric_view
 from .orders import Order, check_permutation
+from .plans import Nonzeros, Reader, star_plan, substitution_plan
 from .postprocess import renumber
 from .problems import (
     BidirectionalProblem,
@@ -30,30 +33,9 @@ from .problems import (
     SymmetricProblem,
 )
 from .result import ColoringResult, StarSets, TreeSets
+from .scratch import Scratch
 
 __all__ = ["solve", "solve_one_sided"]
-
-# read(w, x) -> flat index of "row w of the compressed product, at the color of x".
-Reader = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-@njit(cache=True)
-def _bicoloring_reads(w, x, vcolor, n, m, kf):
-    """Flat index of ``K[w, color(x)]`` for the augmented matrix ``K``.
-
-    A row ``w >= n`` reads the forward block ``A S_f`` (shape ``(m, kf)``) at the
-    color of column ``x``; a column reads the reverse block ``S_r.T A`` (shape
-    ``(kr, n)``, after the forward block) at the color of row ``x``.
-    """
-    out = np.empty(w.size, dtype=np.int64)
-    for t in range(w.size):
-        a = w[t]
-        c = vcolor[x[t]]
-        if a >= n:
-            out[t] = (a - n) * kf + c
-        else:
-            out[t] = m * kf + c * n + a
-    return out
 
 
 def _ordered(order: Order, graph: ColoringGraph) -> np.ndarray:
@@ -89,100 +71,89 @@ def _solve_distance2(pattern: SparsityPattern, problem: ColoringProblem, order: 
     }
 
 
-@dataclass(frozen=True)
-class _Nonzeros:
-    """How the nonzeros of the pattern sit in the colored adjacency graph.
-
-    ``off_nz``: positions of the off-diagonal nonzeros; ``half``: their half-edges;
-    ``ends``: the sum of the two end vertices of each (so that the far end of an
-    edge from ``x`` is ``ends - x``); ``diag_nz`` / ``diag_vertex``: the diagonal
-    nonzeros and their vertices.
-    """
-
-    nnz: int
-    off_nz: np.ndarray
-    half: np.ndarray
-    ends: np.ndarray
-    diag_nz: np.ndarray
-    diag_vertex: np.ndarray
-
-
 def _symmetric_plan(
     graph: ColoringGraph,
     raw: np.ndarray,
     trees: tuple[np.ndarray, int] | None,
     problem: ColoringProblem,
-    nz: _Nonzeros,
+    nz: Nonzeros,
     *,
     diagonal: np.ndarray,
     vclass: np.ndarray,
     postprocessing: bool,
     make_reader: Callable[[np.ndarray], tuple[Reader, dict]],
+    scratch: Scratch,
 ) -> dict:
     """Neutral colors, star/tree sets and plan of a star or acyclic coloring.
 
-    ``make_reader`` turns the mask of needed vertices into a reader and the
-    result's color fields.
+    ``make_reader`` turns the mask of needed vertices into a reader (see
+    :mod:`.plans`) and the result's color fields; ``scratch`` lends the work
+    arrays (see :mod:`.scratch`).
     """
     diagonal = np.asarray(diagonal, dtype=bool)
-    if postprocessing:
-        needed = diagonal.copy()
-    else:
-        # Without postprocessing every vertex is seeded, except isolated ones (no
-        # nonzero at all), which would only add empty products.
-        needed = (np.diff(graph.ptr) > 0) | diagonal
     if problem.decompression_kind == "direct":
         from .star import star_structure
 
-        eu, ew, ehub, half_hub = star_structure(graph, raw, needed, vclass, postprocessing)
-        read, fields = make_reader(needed)
-        hub = half_hub[nz.half]
-        plan = DecompressionPlan.build(
-            nz.nnz,
-            fields.pop("blocks"),
-            np.concatenate([nz.off_nz, nz.diag_nz]),
-            np.concatenate([read(nz.ends - hub, hub), read(nz.diag_vertex, nz.diag_vertex)]),
-        )
+        if postprocessing:
+            needed = diagonal.copy()
+        else:
+            # Without postprocessing every vertex is seeded, except isolated ones (no
+            # nonzero at all), which would only add empty products.
+            needed = (np.diff(graph.ptr) > 0) | diagonal
+        eu, ew, ehub, half_hub = star_structure(graph, raw, needed, vclass, postprocessing, scratch)
+        reader, fields = make_reader(needed)
+        blocks = fields.pop("blocks")
+        bound = _plan_bound(blocks, nz.rows.size, 0)
+        direct_nz, direct_src = star_plan(nz, half_hub, reader, bound)
+        plan = DecompressionPlan.build(nz.rows.size, blocks, direct_nz, direct_src)
         return {**fields, "plan": plan, "stars": StarSets(eu, ew, ehub)}
     from .trees import plan_trees
 
     assert trees is not None
-    tp = plan_trees(graph, *trees, diagonal=diagonal, vclass=vclass, postprocessing=postprocessing)
-    read, fields = make_reader(tp.needed)
-    code = tp.code[nz.half]
-    is_direct = code < 0
-    leaf = -1 - code[is_direct]
-    start = code[~is_direct]
+    tp = plan_trees(
+        graph, *trees, colors=raw, diagonal=diagonal, vclass=vclass,
+        postprocessing=postprocessing, scratch=scratch,
+    )  # fmt: skip
+    reader, fields = make_reader(tp.needed)
+    blocks = fields.pop("blocks")
+    bound = _plan_bound(blocks, nz.rows.size, tp.seq_w.size)
+    direct_nz, direct_src, subst_src, subst_nz, start, stop, out_sign = substitution_plan(
+        nz, tp, reader, bound
+    )
+    scratch.give(tp.code, tp.seq_w, tp.seq_x, tp.seq_stop)
     plan = DecompressionPlan.build(
-        nz.nnz,
-        fields.pop("blocks"),
-        np.concatenate([nz.off_nz[is_direct], nz.diag_nz]),
-        np.concatenate(
-            [read(leaf, nz.ends[is_direct] - leaf), read(nz.diag_vertex, nz.diag_vertex)]
-        ),
-        subst_src=read(tp.seq_w, tp.seq_x),
+        nz.rows.size,
+        blocks,
+        direct_nz,
+        direct_src,
+        subst_src=subst_src,
         subst_sign=tp.seq_sign,
-        subst_nz=nz.off_nz[~is_direct],
+        subst_nz=subst_nz,
         subst_start=start,
-        subst_stop=tp.seq_stop[start],
-        subst_out_sign=tp.seq_sign[start],
+        subst_stop=stop,
+        subst_out_sign=out_sign,
     )
     tree_sets = TreeSets(tp.edge_u, tp.edge_w, tp.edge_tree, tp.roots)
     return {**fields, "plan": plan, "trees": tree_sets}
 
 
+def _plan_bound(blocks: tuple, nnz: int, seq_len: int) -> int:
+    """The bound by which :meth:`DecompressionPlan.build` picks its index type."""
+    return max(sum(r * c for _, (r, c) in blocks), nnz, seq_len + 1)
+
+
 def _color_symmetric(
-    graph: ColoringGraph, problem: ColoringProblem, order: Order
+    graph: ColoringGraph, problem: ColoringProblem, order: Order, scratch: Scratch
 ) -> tuple[np.ndarray, tuple[np.ndarray, int] | None]:
     """Star coloring (direct), or acyclic coloring and its trees (substitution)."""
     perm = _ordered(order, graph)
     if problem.decompression_kind == "direct":
         from .star import star_coloring
 
-        return star_coloring(graph, perm), None
+        return star_coloring(graph, perm, scratch), None
     from .acyclic import acyclic_coloring
 
-    colors, tree, num_trees = acyclic_coloring(graph, perm)
+    colors, tree, num_trees = acyclic_coloring(graph, perm, scratch)
     return colors, (tree, num_trees)
 
 
@@ -192,29 +163,14 @@ def _solve_symmetric(
     view = symmetric_view(pattern)
     graph = view.graph
     n = graph.num_vertices
-    raw, trees = _color_symmetric(graph, problem, order)
-    rows = np.asarray(pattern.rows, dtype=np.int64)
-    cols = np.asarray(pattern.cols, dtype=np.int64)
-    on_diag = view.nz_position < 0
-    off_nz = np.flatnonzero(~on_diag)
-    diag_nz = np.flatnonzero(on_diag)
-    nz = _Nonzeros(
-        pattern.nnz,
-        off_nz,
-        view.nz_position[off_nz],
-        rows[off_nz] + cols[off_nz],
-        diag_nz,
-        rows[diag_nz],
-    )
+    scratch = Scratch()
+    raw, trees = _color_symmetric(graph, problem, order, scratch)
+    nz = Nonzeros(pattern.rows, pattern.cols, 0, view.nz_position)
 
     def make_reader(needed: np.ndarray) -> tuple[Reader, dict]:
         colors, k = renumber(raw, needed)
-        c64 = colors.astype(np.int64)
-
-        def read(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-            return np.asarray(w, dtype=np.int64) * k + c64[x]
-
-        return read, {"column_colors": colors, "num_forward": k, "blocks": (("forward", (n, k)),)}
+        fields = {"column_colors": colors, "num_forward": k, "blocks": (("forward", (n, k)),)}
+        return Reader(colors, 0, n, k), fields
 
     out = _symmetric_plan(
         graph,
@@ -226,6 +182,7 @@ def _solve_symmetric(
         vclass=raw.astype(np.int64),
         postprocessing=postprocessing,
         make_reader=make_reader,
+        scratch=scratch,
     )
     out["symmetric_colors"] = raw
     out["_view"] = view
@@ -238,18 +195,14 @@ def _solve_bidirectional(
     m, n = pattern.shape
     nnz = pattern.nnz
     graph = augmented_graph(pattern)
-    raw, trees = _color_symmetric(graph, problem, order)
-    side = (np.arange(n + m) >= n).astype(np.int64)
-    vclass = raw.astype(np.int64) * 2 + side
+    scratch = Scratch()
+    raw, trees = _color_symmetric(graph, problem, order, scratch)
+    vclass = raw.astype(np.int64) * 2
+    vclass[n:] += 1  # the class of a vertex: its color and its side
 
     def make_reader(needed: np.ndarray) -> tuple[Reader, dict]:
         col_colors, kf = renumber(raw[:n], needed[:n])
         row_colors, kr = renumber(raw[n:], needed[n:])
-        vcolor = np.concatenate([col_colors, row_colors]).astype(np.int64)
-
-        def read(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-            return _bicoloring_reads(np.asarray(w), np.asarray(x), vcolor, n, m, kf)
-
         fields = {
             "column_colors": col_colors,
             "row_colors": row_colors,
@@ -257,18 +210,11 @@ def _solve_bidirectional(
             "num_reverse": kr,
             "blocks": (("forward", (m, kf)), ("reverse", (kr, n))),
         }
-        return read, fields
+        return Reader(np.concatenate([col_colors, row_colors]), n, m, kf), fields
 
-    empty = np.zeros(0, dtype=np.int64)
-    rows = np.asarray(pattern.rows, dtype=np.int64)
-    nz = _Nonzeros(
-        nnz,
-        np.arange(nnz, dtype=np.int64),
-        nnz + np.arange(nnz, dtype=np.int64),
-        n + rows + np.asarray(pattern.cols, dtype=np.int64),
-        empty,
-        empty,
-    )
+    # Nonzero k joins row vertex n + rows[k] and column cols[k]; its half-edge seen
+    # from the row is nnz + k (see augmented_graph).
+    nz = Nonzeros(pattern.rows, pattern.cols, n, None, nnz)
     out = _symmetric_plan(
         graph,
         raw,
@@ -279,6 +225,7 @@ def _solve_bidirectional(
         vclass=vclass,
         postprocessing=postprocessing,
         make_reader=make_reader,
+        scratch=scratch,
     )
     out["symmetric_colors"] = raw
     return out

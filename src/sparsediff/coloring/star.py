@@ -33,143 +33,136 @@ import numpy as np
 from numba import njit
 
 from .graphs import ColoringGraph
+from .indexing import ui
 from .postprocess import _resolve
+from .scratch import Scratch
 
 __all__ = ["star_coloring", "star_structure"]
 
 
 @njit(cache=True)
-def _star_kernel(order, ptr, idx, itype):
-    """``itype``: an empty array whose dtype (int32 when it fits) the work arrays take."""
-    n = ptr.size - 1
-    num_half = idx.size
-    color = np.full(n, -1, dtype=np.int32)
-    # Per-vertex lists of neighbour colors, stored in the vertex's CSR slots.
-    length = np.zeros(n + 1, dtype=itype.dtype)
-    lcolor = np.empty(num_half, dtype=np.int32)
-    lcount = np.zeros(num_half, dtype=itype.dtype)
-    # Slot of the representative's own entry for this vertex's color.
-    lpartner = np.full(num_half, -1, dtype=itype.dtype)
-    forbid = np.full(n + 1, -1, dtype=itype.dtype)
-    cslot = np.full(n + 1, -1, dtype=itype.dtype)
+def _star_kernel(order, ptr, idx, color, length, lcolor, lcount, lpartner, forbid, cslot):
+    """Color the vertices in ``order`` into ``color`` (given ``-1``).
+
+    Work arrays, given: ``length`` (``0``) and, per CSR slot, ``lcolor``,
+    ``lcount`` and ``lpartner``: each vertex's list of the distinct colors of its
+    neighbours, how many neighbours have each, and the slot of the
+    representative's own entry for this vertex's color; per color ``forbid`` and
+    ``cslot`` (``-1``).
+    """
     for step in range(order.size):
-        v = order[step]
-        vb = ptr[v]
-        for s in range(vb, vb + length[v]):
-            c = lcolor[s]
-            forbid[c] = step
-            cslot[c] = s
-        for p in range(ptr[v], ptr[v + 1]):
-            w = idx[p]
-            cw = color[w]
+        v = order[ui(step)]
+        vb = ptr[ui(v)]
+        for s in range(vb, vb + length[ui(v)]):
+            c = lcolor[ui(s)]
+            forbid[ui(c)] = step
+            cslot[ui(c)] = s
+        for p in range(ptr[ui(v)], ptr[ui(v + 1)]):
+            w = idx[ui(p)]
+            cw = color[ui(w)]
             if cw < 0:
                 continue
-            sv = cslot[cw]
-            wb = ptr[w]
-            we = wb + length[w]
-            if lcount[sv] >= 2:
+            sv = cslot[ui(cw)]
+            wb = ptr[ui(w)]
+            we = wb + length[ui(w)]
+            if lcount[ui(sv)] >= 2:
                 # v would be the hub of several neighbours colored cw: no color
                 # around any of them may be reused.
                 for s in range(wb, we):
-                    forbid[lcolor[s]] = step
+                    forbid[ui(lcolor[ui(s)])] = step
             else:
                 # w is v's only neighbour of its color: forbid the colors of the
                 # hubs of the stars in which w is a spoke.
                 for s in range(wb, we):
-                    if lcount[s] == 1 and lcount[lpartner[s]] >= 2:
-                        forbid[lcolor[s]] = step
+                    if lcount[ui(s)] == 1 and lcount[ui(lpartner[ui(s)])] >= 2:
+                        forbid[ui(lcolor[ui(s)])] = step
         c = 0
-        while forbid[c] == step:
+        while forbid[ui(c)] == step:
             c += 1
-        color[v] = c
-        for p in range(ptr[v], ptr[v + 1]):
-            w = idx[p]
-            wb = ptr[w]
-            we = wb + length[w]
+        color[ui(v)] = c
+        for p in range(ptr[ui(v)], ptr[ui(v + 1)]):
+            w = idx[ui(p)]
+            wb = ptr[ui(w)]
+            we = wb + length[ui(w)]
             sw = -1
             for s in range(wb, we):
-                if lcolor[s] == c:
+                if lcolor[ui(s)] == c:
                     sw = s
                     break
             new = sw < 0
             if new:
                 sw = we
-                length[w] += 1
-                lcolor[sw] = c
-                lcount[sw] = 1
-                lpartner[sw] = -1
+                length[ui(w)] += 1
+                lcolor[ui(sw)] = c
+                lcount[ui(sw)] = 1
+                lpartner[ui(sw)] = -1
             else:
-                lcount[sw] += 1
-            cw = color[w]
+                lcount[ui(sw)] += 1
+            cw = color[ui(w)]
             if cw >= 0:
-                sv = cslot[cw]
+                sv = cslot[ui(cw)]
                 if new:
-                    lpartner[sw] = sv
-                if lcount[sv] == 1:
-                    lpartner[sv] = sw
-    return color
+                    lpartner[ui(sw)] = sv
+                if lcount[ui(sv)] == 1:
+                    lpartner[ui(sv)] = sw
 
 
 @njit(cache=True)
-def _star_structure(ptr, idx, tpos, color, needed, vclass, nclass, postprocessing, itype):
+def _star_structure(
+    ptr, idx, tpos, color, needed, vclass, nclass, postprocessing, counts, edge_of, edge_u,
+    edge_w, edge_hub, half_hub,
+):  # fmt: skip
     """Hub of every edge's star, with single-edge stars resolved (see postprocess)."""
     n = ptr.size - 1
     num_half = idx.size
     ncolors = 0
     for v in range(n):
-        if color[v] + 1 > ncolors:
-            ncolors = color[v] + 1
+        if color[ui(v)] + 1 > ncolors:
+            ncolors = color[ui(v)] + 1
     # counts[p]: neighbours of the source of half-edge p with the color of its target.
-    counts = np.empty(num_half, dtype=itype.dtype)
     tally = np.zeros(ncolors + 1, dtype=np.int64)
     for u in range(n):
-        for p in range(ptr[u], ptr[u + 1]):
-            tally[color[idx[p]]] += 1
-        for p in range(ptr[u], ptr[u + 1]):
-            counts[p] = tally[color[idx[p]]]
-        for p in range(ptr[u], ptr[u + 1]):
-            tally[color[idx[p]]] = 0
+        for p in range(ptr[ui(u)], ptr[ui(u + 1)]):
+            tally[ui(color[ui(idx[ui(p)])])] += 1
+        for p in range(ptr[ui(u)], ptr[ui(u + 1)]):
+            counts[ui(p)] = tally[ui(color[ui(idx[ui(p)])])]
+        for p in range(ptr[ui(u)], ptr[ui(u + 1)]):
+            tally[ui(color[ui(idx[ui(p)])])] = 0
     num_edges = num_half // 2
-    edge_u = np.empty(num_edges, dtype=itype.dtype)
-    edge_w = np.empty(num_edges, dtype=itype.dtype)
-    edge_hub = np.empty(num_edges, dtype=itype.dtype)
-    edge_of = np.empty(num_half, dtype=itype.dtype)
     e = 0
     for u in range(n):
-        for p in range(ptr[u], ptr[u + 1]):
-            w = idx[p]
+        for p in range(ptr[ui(u)], ptr[ui(u + 1)]):
+            w = idx[ui(p)]
             if u < w:
-                edge_u[e] = u
-                edge_w[e] = w
-                if counts[p] >= 2:
-                    edge_hub[e] = u
-                elif counts[tpos[p]] >= 2:
-                    edge_hub[e] = w
+                edge_u[ui(e)] = u
+                edge_w[ui(e)] = w
+                if counts[ui(p)] >= 2:
+                    edge_hub[ui(e)] = u
+                elif counts[ui(tpos[ui(p)])] >= 2:
+                    edge_hub[ui(e)] = w
                 else:
-                    edge_hub[e] = -1
-                if postprocessing and edge_hub[e] >= 0:
-                    needed[edge_hub[e]] = True
-                edge_of[p] = e
-                edge_of[tpos[p]] = e
+                    edge_hub[ui(e)] = -1
+                if postprocessing and edge_hub[ui(e)] >= 0:
+                    needed[ui(edge_hub[ui(e)])] = True
+                edge_of[ui(p)] = e
+                edge_of[ui(tpos[ui(p)])] = e
                 e += 1
     # Single-edge stars: read from a needed end, else from an end whose class is in use.
     num_single = 0
     for e in range(num_edges):
-        if edge_hub[e] < 0:
+        if edge_hub[ui(e)] < 0:
             num_single += 1
     single = np.empty(num_single, dtype=np.int64)
     j = 0
     for e in range(num_edges):
-        if edge_hub[e] < 0:
-            single[j] = e
+        if edge_hub[ui(e)] < 0:
+            single[ui(j)] = e
             j += 1
     chosen = _resolve(edge_u[single], edge_w[single], needed, vclass, nclass)
     for j in range(num_single):
-        edge_hub[single[j]] = chosen[j]
-    half_hub = np.empty(num_half, dtype=itype.dtype)
+        edge_hub[ui(single[ui(j)])] = chosen[ui(j)]
     for p in range(num_half):
-        half_hub[p] = edge_hub[edge_of[p]]
-    return edge_u, edge_w, edge_hub, half_hub
+        half_hub[ui(p)] = edge_hub[ui(edge_of[ui(p)])]
 
 
 def _index_type(graph: ColoringGraph) -> type:
@@ -177,17 +170,31 @@ def _index_type(graph: ColoringGraph) -> type:
     return np.int32 if max(graph.idx.size, graph.num_vertices + 1) < 2**31 - 1 else np.int64
 
 
-def star_coloring(graph: ColoringGraph, order: np.ndarray) -> np.ndarray:
-    """Greedy star coloring of an adjacency graph in ``order`` (``int32`` colors)."""
+def star_coloring(
+    graph: ColoringGraph, order: np.ndarray, scratch: Scratch | None = None
+) -> np.ndarray:
+    """Greedy star coloring of an adjacency graph in ``order`` (``int32`` colors).
+
+    The work arrays are taken from ``scratch`` and given back.
+    """
     if graph.kind != "adjacency":
         raise ValueError("star_coloring needs an 'adjacency' graph")
+    scratch = Scratch() if scratch is None else scratch
     itype = _index_type(graph)
-    return _star_kernel(
-        np.asarray(order, dtype=np.int64),
-        graph.ptr,
-        graph.idx,
-        np.empty(0, dtype=itype),
+    n = graph.num_vertices
+    num_half = graph.idx.size
+    color = np.full(n, -1, dtype=np.int32)
+    work = (
+        scratch.take(n + 1, itype, fill=0),  # length
+        scratch.take(num_half, np.int32),  # lcolor
+        scratch.take(num_half, itype),  # lcount
+        scratch.take(num_half, itype),  # lpartner
+        scratch.take(n + 1, itype, fill=-1),  # forbid
+        scratch.take(n + 1, itype, fill=-1),  # cslot
     )
+    _star_kernel(np.asarray(order, dtype=np.int64), graph.ptr, graph.idx, color, *work)
+    scratch.give(*work)
+    return color
 
 
 def star_structure(
@@ -196,6 +203,7 @@ def star_structure(
     needed: np.ndarray,
     vclass: np.ndarray,
     postprocessing: bool,
+    scratch: Scratch | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stars of a star coloring: ``(edge_u, edge_w, edge_hub, half_hub)``.
 
@@ -206,17 +214,19 @@ def star_structure(
     class (``vclass``) is already in use, so single edges add few classes
     (Montoison, Dalle, Gebremedhin 2025).  With ``postprocessing``, ``needed``
     (updated in place) collects the hubs; ``half_hub[p]`` is the hub of the edge
-    of half-edge ``p``, whose color is read.
+    of half-edge ``p``, whose color is read (taken from ``scratch``: the caller
+    may give it back once used).
     """
+    scratch = Scratch() if scratch is None else scratch
     nclass = int(vclass.max()) + 1 if vclass.size else 1
-    return _star_structure(
-        graph.ptr,
-        graph.idx,
-        graph.transpose,
-        np.asarray(color, dtype=np.int32),
-        needed,
-        np.asarray(vclass, dtype=np.int64),
-        nclass,
-        postprocessing,
-        np.empty(0, dtype=_index_type(graph)),
-    )
+    itype = _index_type(graph)
+    num_half = graph.idx.size
+    counts, edge_of, half_hub = (scratch.take(num_half, itype) for _ in range(3))
+    edges = tuple(np.empty(num_half // 2, dtype=itype) for _ in range(3))
+    _star_structure(
+        graph.ptr, graph.idx, graph.transpose, np.asarray(color, dtype=np.int32), needed,
+        np.asarray(vclass, dtype=np.int64), nclass, postprocessing, counts, edge_of, *edges,
+        half_hub,
+    )  # fmt: skip
+    scratch.give(counts, edge_of)
+    return (*edges, half_hub)

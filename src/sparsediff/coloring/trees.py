@@ -26,6 +26,11 @@ subtree is ``k`` alone): no rounding from the prefix sum, and a tree that is a
 star around its root needs no substitution at all.  A leaf that is not seeded
 (neutral color) adds nothing to its parent's read and stays out of the
 sequence; a seeded one is in it, since its parent's read includes it.
+
+The trees are walked on the graph itself: in an acyclic coloring, the
+neighbours of ``u`` of one color ``c`` all lie in the tree colored ``(color(u),
+c)`` through ``u``, so ``u``'s children in a tree are its neighbours of the
+other color, read off its row (no grouping of the half-edges by tree).
 """
 
 from __future__ import annotations
@@ -36,198 +41,187 @@ import numpy as np
 from numba import njit
 
 from .graphs import ColoringGraph
+from .indexing import ui
 from .postprocess import resolve_single_edges
+from .scratch import Scratch
 
 __all__ = ["TreePlan", "plan_trees"]
 
 
 @njit(cache=True)
-def _group_halfedges(ptr, label, num_trees, itype):
-    """Group each vertex's half-edges by tree: the runs (vertex, tree), in linear time.
+def _roots(ptr, idx, color, label, ncolors, root, edges, needed, postprocessing, eu, ew, et):
+    """One pass over the half-edges: the groups, the roots and the edge list.
 
-    Per vertex, a stamped table indexed by tree counts the half-edges of each of
-    its trees, then places them (a counting sort restricted to the vertex).
-    Returns ``hs`` (half-edges grouped), ``hgroup`` (group of each half-edge),
-    ``gstart`` (run starts in ``hs``), ``gvert`` and ``gtree`` (per group).
+    A *group* is a vertex ``u`` with its neighbours of one color ``c``: all of
+    them lie in one tree (the two-colored tree through ``u`` with colors
+    ``color(u)`` and ``c``), and neighbours of different colors in different
+    trees, so a group is ``u``'s part of one tree.  Per vertex, a stamped table
+    indexed by color (small, so it stays in cache) counts the groups' sizes.
+
+    Per tree ``t``, ``root[t]`` (given ``-1`` in column 0) gets the group of
+    largest size (ties: smallest vertex) as ``(vertex, size, first half-edge,
+    color of the group)``, and ``edges[t]`` (given ``0``) its number of
+    half-edges; with ``postprocessing``, ``needed`` marks the vertices of the
+    groups of two half-edges or more (inner tree vertices and roots of stars).
+    Writes the undirected edges ``u < w`` with their trees (``eu``, ``ew``,
+    ``et``); returns the number of groups.
     """
     n = ptr.size - 1
-    num_half = label.size
-    hs = np.empty(num_half, dtype=itype.dtype)
-    hgroup = np.empty(num_half, dtype=itype.dtype)
-    gstart = np.empty(num_half + 1, dtype=itype.dtype)
-    gvert = np.empty(num_half, dtype=itype.dtype)
-    gtree = np.empty(num_half, dtype=itype.dtype)
-    stamp = np.full(num_trees, -1, dtype=itype.dtype)
-    slot = np.empty(num_trees, dtype=itype.dtype)  # group of (u, tree) while u is processed
-    fill = np.empty(num_trees, dtype=itype.dtype)
-    g = 0
-    for u in range(n):
-        lo = ptr[u]
-        first = g
-        for p in range(lo, ptr[u + 1]):
-            t = label[p]
-            if stamp[t] != u:
-                stamp[t] = u
-                slot[t] = g
-                gvert[g] = u
-                gtree[g] = t
-                gstart[g] = 0
-                g += 1
-            gstart[slot[t]] += 1
-        k = lo
-        for h in range(first, g):
-            size = gstart[h]
-            gstart[h] = k
-            fill[gtree[h]] = k
-            k += size
-        for p in range(lo, ptr[u + 1]):
-            t = label[p]
-            hs[fill[t]] = p
-            fill[t] += 1
-            hgroup[p] = slot[t]
-    gstart[g] = num_half
-    return hs, hgroup, gstart[: g + 1], gvert[:g], gtree[:g]
-
-
-@njit(cache=True)
-def _edge_list(ptr, idx, label, itype):
-    """Undirected edges ``u < w`` and their tree labels."""
-    n = ptr.size - 1
-    num_edges = idx.size // 2
-    eu = np.empty(num_edges, dtype=itype.dtype)
-    ew = np.empty(num_edges, dtype=itype.dtype)
-    et = np.empty(num_edges, dtype=itype.dtype)
+    stamp = np.full(ncolors, -1, dtype=np.int64)
+    count = np.empty(ncolors, dtype=np.int64)
+    first = np.empty(ncolors, dtype=np.int64)  # first half-edge of the group
+    num_groups = 0
     e = 0
     for u in range(n):
-        for p in range(ptr[u], ptr[u + 1]):
-            if u < idx[p]:
-                eu[e] = u
-                ew[e] = idx[p]
-                et[e] = label[p]
+        lo = ptr[ui(u)]
+        hi = ptr[ui(u + 1)]
+        for p in range(lo, hi):
+            w = idx[ui(p)]
+            c = color[ui(w)]
+            if stamp[ui(c)] != u:
+                stamp[ui(c)] = u
+                count[ui(c)] = 0
+                first[ui(c)] = p
+            count[ui(c)] += 1
+            if u < w:
+                eu[ui(e)] = u
+                ew[ui(e)] = w
+                et[ui(e)] = label[ui(p)]
                 e += 1
-    return eu, ew, et
+        # The groups, in the order of their first half-edges.
+        for p in range(lo, hi):
+            c = color[ui(idx[ui(p)])]
+            if first[ui(c)] != p:
+                continue
+            num_groups += 1
+            size = count[ui(c)]
+            if postprocessing and size >= 2:
+                needed[ui(u)] = True
+            t = label[ui(p)]
+            edges[ui(t)] += size
+            # Groups come by increasing vertex: a tie keeps the earlier root.
+            if root[ui(t), 0] < 0 or size > root[ui(t), 1]:
+                root[ui(t), 0] = u
+                root[ui(t), 1] = size
+                root[ui(t), 2] = p
+                root[ui(t), 3] = c
+    return num_groups
+
+
+@njit(cache=True, inline="always")
+def _is_inner(ptr, idx, color, w, c, u):
+    """Whether ``w`` has a neighbour of color ``c`` besides ``u`` (more tree below it)."""
+    for q in range(ptr[ui(w)], ptr[ui(w + 1)]):
+        x = idx[ui(q)]
+        if x != u and color[ui(x)] == c:
+            return True
+    return False
 
 
 @njit(cache=True)
-def _default_roots(gstart, gvert, gtree, num_trees):
-    """Per tree: the group of largest tree-degree (ties: smallest vertex); edge counts."""
-    root = np.full(num_trees, -1, dtype=np.int64)
-    half = np.zeros(num_trees, dtype=np.int64)
-    for g in range(gvert.size):
-        t = gtree[g]
-        size = gstart[g + 1] - gstart[g]
-        half[t] += size
-        r = root[t]
-        if r < 0:
-            root[t] = g
-        else:
-            rsize = gstart[r + 1] - gstart[r]
-            if size > rsize or (size == rsize and gvert[g] < gvert[r]):
-                root[t] = g
-    return root, half // 2
+def _sequence(
+    ptr, idx, color, tpos, root, seeded, code, unset, seq_w, seq_x, seq_stop, seq_sign,
+    stk_iter, stk_pos,
+):  # fmt: skip
+    """Depth-first layout of the trees, walked on the graph itself.
 
-
-@njit(cache=True)
-def _sequence(hs, hgroup, gstart, gvert, tpos, roots, seeded, itype):
-    """Depth-first layout of the trees.
-
-    Returns ``code`` per half-edge (``>= 0``: substituted, the sequence position
+    Writes ``code`` per half-edge (``>= 0``: substituted, the sequence position
     of the edge's child; ``< 0``: read directly, ``-1 - leaf``) and the sequence
     ``(seq_w, seq_x, seq_sign, seq_stop)``: position ``s`` reads
     ``B[seq_w[s], color(seq_x[s])]`` with sign ``seq_sign[s]``, and the subtree of
-    its vertex spans positions ``s .. seq_stop[s] - 1``.
+    its vertex spans positions ``s .. seq_stop[s] - 1``; returns the length of
+    the sequence.
 
-    The edge of a vertex without seeded children (a leaf, say) is read directly:
-    its subtree in the sequence is the vertex alone.  A seeded leaf still enters
-    the sequence, as its parent's read includes it.
-    A tree whose root has only leaves (a star) needs no sequence at all.
+    The children of ``u`` in its tree are its neighbours of the tree's other
+    color (``root[t, 3]`` at the root, the color of ``u``'s parent below), in the
+    order of ``u``'s row.  The edge of a vertex without seeded children (a leaf,
+    say) is read directly: its subtree in the sequence is the vertex alone.  A
+    seeded leaf still enters the sequence, as its parent's read includes it; an
+    unseeded one (a vertex with no children, and inner vertices are all seeded)
+    leaves it again when its walk ends.  A tree whose root has only leaves (a
+    star) needs no sequence at all.
+
+    ``code`` is given filled with ``unset``; each edge is coded at its
+    half-edge in the parent's row, then copied to the other.  The stack (at most
+    one entry per group) holds where each vertex's row resumes and its sequence
+    position ``s``: its vertex is ``seq_w[s]``.
     """
-    num_half = hs.size
-    num_groups = gvert.size
-    code = np.zeros(num_half, dtype=itype.dtype)
-    seq_w = np.empty(num_groups, dtype=itype.dtype)
-    seq_x = np.empty(num_groups, dtype=itype.dtype)
-    seq_sign = np.empty(num_groups, dtype=np.int8)
-    seq_stop = np.empty(num_groups, dtype=itype.dtype)
-    stk_g = np.empty(num_groups, dtype=itype.dtype)
-    stk_parent = np.empty(num_groups, dtype=itype.dtype)
-    stk_edge = np.empty(num_groups, dtype=itype.dtype)
-    stk_iter = np.empty(num_groups, dtype=itype.dtype)
-    stk_pos = np.empty(num_groups, dtype=itype.dtype)
-    stk_depth = np.empty(num_groups, dtype=itype.dtype)
     pos = 0
-    for t in range(roots.size):
-        r = roots[t]
+    for t in range(root.shape[0]):
+        u = root[ui(t), 0]
+        cc = root[ui(t), 3]  # the color of u's children
+        cu = color[ui(u)]
+        lo = ptr[ui(u)]
+        hi = ptr[ui(u + 1)]
         inner_child = -1
-        for k in range(gstart[r], gstart[r + 1]):
-            g2 = hgroup[tpos[hs[k]]]
-            if gstart[g2 + 1] - gstart[g2] > 1:
-                inner_child = gvert[g2]
+        for p in range(lo, hi):
+            w = idx[ui(p)]
+            if color[ui(w)] == cc and _is_inner(ptr, idx, color, w, cu, u):
+                inner_child = w
                 break
         if inner_child < 0:
             # A star around the root: every edge is read directly.
-            for k in range(gstart[r], gstart[r + 1]):
-                p = hs[k]
-                leaf = gvert[hgroup[tpos[p]]]
-                code[p] = -1 - leaf
-                code[tpos[p]] = -1 - leaf
+            for p in range(lo, hi):
+                w = idx[ui(p)]
+                if color[ui(w)] == cc:
+                    code[ui(p)] = -1 - w
             continue
         top = 0
-        stk_g[0] = r
-        stk_parent[0] = -1
-        stk_edge[0] = -1
-        stk_iter[0] = gstart[r]
         stk_pos[0] = pos
-        stk_depth[0] = 0
-        seq_w[pos] = gvert[r]
-        seq_x[pos] = inner_child  # inner vertices are seeded
-        seq_sign[pos] = 1
+        seq_w[ui(pos)] = u
+        seq_x[ui(pos)] = inner_child  # inner vertices are seeded
+        seq_sign[ui(pos)] = 1
         pos += 1
-        while top >= 0:
-            g = stk_g[top]
-            k = stk_iter[top]
-            if k < gstart[g + 1]:
-                stk_iter[top] = k + 1
-                p = hs[k]
-                q = tpos[p]
-                g2 = hgroup[q]
-                if g2 == stk_parent[top]:
+        # The vertex walked, its parent, the colors of its children and its own,
+        # its next half-edge, the sign of its children.
+        parent = -1
+        p = lo
+        sign = -1
+        while True:
+            if p < hi:
+                w = idx[ui(p)]
+                p += 1
+                if color[ui(w)] != cc or w == parent:
                     continue
-                w = gvert[g2]
-                depth = stk_depth[top] + 1
-                sign = 1 if depth % 2 == 0 else -1
-                if gstart[g2 + 1] - gstart[g2] == 1:
-                    code[p] = -1 - w
-                    code[q] = -1 - w
-                    if seeded[w]:
-                        seq_w[pos] = w
-                        seq_x[pos] = gvert[g]
-                        seq_sign[pos] = sign
-                        seq_stop[pos] = pos + 1
-                        pos += 1
-                    continue
+                # Enter w; if it turns out a leaf, its edge is read directly and it
+                # leaves the sequence again unless seeded (inner vertices are).
+                stk_iter[ui(top)] = p
                 top += 1
-                stk_g[top] = g2
-                stk_parent[top] = g
-                stk_edge[top] = q
-                stk_iter[top] = gstart[g2]
-                stk_pos[top] = pos
-                stk_depth[top] = depth
-                seq_w[pos] = w
-                seq_x[pos] = gvert[g]
-                seq_sign[pos] = sign
+                stk_pos[ui(top)] = pos
+                seq_w[ui(pos)] = w
+                seq_x[ui(pos)] = u
+                seq_sign[ui(pos)] = sign
                 pos += 1
+                parent = u
+                u = w
+                cc, cu = cu, cc
+                p = ptr[ui(w)]
+                hi = ptr[ui(w + 1)]
+                sign = -sign
             else:
-                start = stk_pos[top]
-                seq_stop[start] = pos
-                q = stk_edge[top]
-                if q >= 0:
-                    # Without seeded children the subtree is the vertex alone: direct.
-                    c = start if pos > start + 1 else -1 - gvert[g]
-                    code[q] = c
-                    code[tpos[q]] = c
+                start = stk_pos[ui(top)]
+                if pos == start + 1 and not seeded[ui(u)]:
+                    pos = start  # an unseeded leaf: out of the sequence
+                seq_stop[ui(start)] = pos
                 top -= 1
-    return code, seq_w[:pos], seq_x[:pos], seq_sign[:pos], seq_stop[:pos]
+                if top < 0:
+                    break
+                # Back in the parent: the edge just finished is its half-edge p - 1.
+                p = stk_iter[ui(top)]
+                # Without seeded children the subtree is the vertex alone: direct.
+                code[ui(p - 1)] = start if pos > start + 1 else -1 - u
+                u = parent
+                parent = seq_w[ui(stk_pos[ui(top - 1)])] if top > 0 else -1
+                cc, cu = cu, cc
+                hi = ptr[ui(u + 1)]
+                sign = -sign
+    # Each edge was coded from one of its half-edges (the parent's side); the other
+    # half-edge still holds the mark ``unset``.  Copy in one pass of independent
+    # gathers rather than by scattered writes during the walk.
+    for p in range(code.size):
+        if code[ui(p)] == unset:
+            code[ui(p)] = code[ui(tpos[ui(p)])]
+    return pos
 
 
 @dataclass(frozen=True)
@@ -266,45 +260,72 @@ def plan_trees(
     tree_label: np.ndarray,
     num_trees: int,
     *,
+    colors: np.ndarray,
     diagonal: np.ndarray,
     vclass: np.ndarray,
     postprocessing: bool,
+    scratch: Scratch | None = None,
 ) -> TreePlan:
-    """Root the trees, choose the seeded vertices and lay out the substitution."""
+    """Root the trees, choose the seeded vertices and lay out the substitution.
+
+    ``colors``: the acyclic coloring; ``tree_label``: the tree of each
+    half-edge; ``vclass``: the class of each vertex, for the choice of the end
+    read of a single-edge tree (see :func:`.postprocess.resolve_single_edges`).
+    The work arrays are taken from ``scratch`` and given back, except ``code``,
+    ``seq_w``, ``seq_x`` and ``seq_stop`` of the plan, which the caller may give
+    back once used; ``tree_label`` is given back too (if it came from
+    ``scratch``).
+    """
+    scratch = Scratch() if scratch is None else scratch
     n = graph.num_vertices
     num_half = graph.idx.size
-    label = tree_label
     big = max(num_half + 1, n + 1) >= 2**31 - 1
-    itype = np.empty(0, dtype=np.int64 if big else np.int32)
-    hs, hgroup, gstart, gvert, gtree = _group_halfedges(graph.ptr, label, num_trees, itype)
-    roots, edges = _default_roots(gstart, gvert, gtree, num_trees)
-    gsize = np.diff(gstart)
+    itype = np.int64 if big else np.int32
+    colors = np.asarray(colors)
+    edge_u, edge_w, edge_tree = (np.empty(num_half // 2, dtype=itype) for _ in range(3))
     if postprocessing:
-        needed = np.asarray(diagonal, dtype=bool).copy()
-        needed[gvert[gsize >= 2]] = True
+        needed = np.array(diagonal, dtype=bool)
     else:
         needed = (np.diff(graph.ptr) > 0) | np.asarray(diagonal, dtype=bool)
-    single = np.flatnonzero(edges == 1)
+    root = np.full((num_trees, 4), -1, dtype=np.int64)
+    edges = np.zeros(num_trees, dtype=np.int64)
+    ncolors = int(colors.max()) + 1 if colors.size else 1
+    num_groups = _roots(
+        graph.ptr, graph.idx, colors, tree_label, ncolors, root, edges, needed, postprocessing,
+        edge_u, edge_w, edge_tree,
+    )  # fmt: skip
+    scratch.give(tree_label)
+    single = np.flatnonzero(edges == 2)  # two half-edges: one edge
     if single.size:
-        # The two groups of a single-edge tree: its default root and the other end.
-        r = roots[single]
-        p = hs[gstart[r]]
-        other = hgroup[graph.transpose[p]]
-        chosen = resolve_single_edges(gvert[r], gvert[other], needed, vclass)
-        roots[single] = np.where(chosen == gvert[r], r, other)
-    code, seq_w, seq_x, seq_sign, seq_stop = _sequence(
-        hs, hgroup, gstart, gvert, graph.transpose, roots, needed, itype
-    )
-    edge_u, edge_w, edge_tree = _edge_list(graph.ptr, graph.idx, label, itype)
+        # A single-edge tree may be read from either end; the walk starts from the
+        # other one if that is the end chosen.
+        u, p = root[single, 0], root[single, 2]
+        w = graph.idx[p]
+        chosen = resolve_single_edges(u, w, needed, vclass)
+        swap = single[chosen != u]
+        u, p = root[swap, 0], root[swap, 2]
+        root[swap, 0] = graph.idx[p]
+        root[swap, 2] = graph.transpose[p]
+        root[swap, 3] = colors[u]
+    unset = np.iinfo(itype).max
+    code = scratch.take(num_half, itype, fill=unset)
+    seq_w, seq_x, seq_stop = (scratch.take(num_groups, itype) for _ in range(3))
+    stack = tuple(scratch.take(num_groups, itype) for _ in range(2))
+    seq_sign = np.empty(num_groups, dtype=np.int8)
+    length = _sequence(
+        graph.ptr, graph.idx, colors, graph.transpose, root, needed, code, unset,
+        seq_w, seq_x, seq_stop, seq_sign, *stack,
+    )  # fmt: skip
+    scratch.give(*stack)
     return TreePlan(
         needed=needed,
         code=code,
-        seq_w=seq_w,
-        seq_x=seq_x,
-        seq_sign=seq_sign,
-        seq_stop=seq_stop,
+        seq_w=seq_w[:length],
+        seq_x=seq_x[:length],
+        seq_sign=seq_sign[:length],
+        seq_stop=seq_stop[:length],
         edge_u=edge_u,
         edge_w=edge_w,
         edge_tree=edge_tree,
-        roots=gvert[roots] if num_trees else np.zeros(0, dtype=np.int64),
+        roots=root[:, 0].astype(itype) if num_trees else np.zeros(0, dtype=np.int64),
     )
