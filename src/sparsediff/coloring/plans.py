@@ -109,25 +109,22 @@ def _substitution_plan(
     vcolor, n0, m, kf, direct_nz, direct_src, subst_src, subst_nz, subst_start, subst_stop,
     subst_out_sign,
 ):  # fmt: skip
-    """Fill the plan's arrays (each of ``nnz`` entries at most); return the direct count."""
+    """Fill the plan's arrays (each of ``nnz`` entries at most); return the direct count.
+
+    One pass; the diagonal nonzeros (after the others among the direct ones) wait
+    in the tail of ``subst_nz`` and ``subst_start`` until the end.
+    """
     nnz = rows.size
-    ndiag = _count_diagonal(nz_position)
-    nsub = 0
-    for k in range(nnz):
-        h = _half(k, nz_position, half_offset)
-        if h >= 0 and code[ui(h)] >= 0:
-            nsub += 1
-    ndirect = nnz - ndiag - nsub
     a = 0
-    b = ndirect
     j = 0
+    d = nnz  # the diagonal ones fill the tail of the subst arrays, backwards
     for k in range(nnz):
         h = _half(k, nz_position, half_offset)
         if h < 0:
             v = rows[ui(k)]
-            direct_nz[ui(b)] = k
-            direct_src[ui(b)] = _flat(v, v, vcolor, n0, m, kf)
-            b += 1
+            d -= 1
+            subst_nz[ui(d)] = k
+            subst_start[ui(d)] = _flat(v, v, vcolor, n0, m, kf)
             continue
         c = code[ui(h)]
         if c < 0:
@@ -143,9 +140,12 @@ def _substitution_plan(
             subst_stop[ui(j)] = seq_stop[ui(c)]
             subst_out_sign[ui(j)] = seq_sign[ui(c)]
             j += 1
+    for i in range(nnz - d):
+        direct_nz[ui(a + i)] = subst_nz[ui(nnz - 1 - i)]
+        direct_src[ui(a + i)] = subst_start[ui(nnz - 1 - i)]
     for s in range(seq_w.size):
         subst_src[ui(s)] = _flat(seq_w[ui(s)], seq_x[ui(s)], vcolor, n0, m, kf)
-    return ndirect + ndiag
+    return a + nnz - d
 
 
 def _itype(bound: int) -> type:

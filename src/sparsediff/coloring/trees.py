@@ -49,7 +49,9 @@ __all__ = ["TreePlan", "plan_trees"]
 
 
 @njit(cache=True)
-def _roots(ptr, idx, color, label, ncolors, root, edges, needed, postprocessing, eu, ew, et):
+def _roots(
+    ptr, idx, color, label, ncolors, root, edges, needed, postprocessing, eu, ew, et, nbcolor
+):
     """One pass over the half-edges: the groups, the roots and the edge list.
 
     A *group* is a vertex ``u`` with its neighbours of one color ``c``: all of
@@ -64,7 +66,8 @@ def _roots(ptr, idx, color, label, ncolors, root, edges, needed, postprocessing,
     half-edges; with ``postprocessing``, ``needed`` marks the vertices of the
     groups of two half-edges or more (inner tree vertices and roots of stars).
     Writes the undirected edges ``u < w`` with their trees (``eu``, ``ew``,
-    ``et``); returns the number of groups.
+    ``et``) and the color of the far end of each half-edge (``nbcolor``, read in
+    sequence by the walk); returns the number of groups.
     """
     n = ptr.size - 1
     stamp = np.full(ncolors, -1, dtype=np.int64)
@@ -78,6 +81,7 @@ def _roots(ptr, idx, color, label, ncolors, root, edges, needed, postprocessing,
         for p in range(lo, hi):
             w = idx[ui(p)]
             c = color[ui(w)]
+            nbcolor[ui(p)] = c
             if stamp[ui(c)] != u:
                 stamp[ui(c)] = u
                 count[ui(c)] = 0
@@ -90,7 +94,7 @@ def _roots(ptr, idx, color, label, ncolors, root, edges, needed, postprocessing,
                 e += 1
         # The groups, in the order of their first half-edges.
         for p in range(lo, hi):
-            c = color[ui(idx[ui(p)])]
+            c = nbcolor[ui(p)]
             if first[ui(c)] != p:
                 continue
             num_groups += 1
@@ -109,19 +113,18 @@ def _roots(ptr, idx, color, label, ncolors, root, edges, needed, postprocessing,
 
 
 @njit(cache=True, inline="always")
-def _is_inner(ptr, idx, color, w, c, u):
+def _is_inner(ptr, idx, nbcolor, w, c, u):
     """Whether ``w`` has a neighbour of color ``c`` besides ``u`` (more tree below it)."""
     for q in range(ptr[ui(w)], ptr[ui(w + 1)]):
-        x = idx[ui(q)]
-        if x != u and color[ui(x)] == c:
+        if nbcolor[ui(q)] == c and idx[ui(q)] != u:
             return True
     return False
 
 
 @njit(cache=True)
 def _sequence(
-    ptr, idx, color, tpos, root, seeded, code, unset, seq_w, seq_x, seq_stop, seq_sign,
-    stk_iter, stk_pos,
+    ptr, idx, color, nbcolor, tpos, root, seeded, code, unset, seq_w, seq_x, seq_stop,
+    seq_sign, stk_iter, stk_pos,
 ):  # fmt: skip
     """Depth-first layout of the trees, walked on the graph itself.
 
@@ -155,16 +158,14 @@ def _sequence(
         hi = ptr[ui(u + 1)]
         inner_child = -1
         for p in range(lo, hi):
-            w = idx[ui(p)]
-            if color[ui(w)] == cc and _is_inner(ptr, idx, color, w, cu, u):
-                inner_child = w
+            if nbcolor[ui(p)] == cc and _is_inner(ptr, idx, nbcolor, idx[ui(p)], cu, u):
+                inner_child = idx[ui(p)]
                 break
         if inner_child < 0:
             # A star around the root: every edge is read directly.
             for p in range(lo, hi):
-                w = idx[ui(p)]
-                if color[ui(w)] == cc:
-                    code[ui(p)] = -1 - w
+                if nbcolor[ui(p)] == cc:
+                    code[ui(p)] = -1 - idx[ui(p)]
             continue
         top = 0
         stk_pos[0] = pos
@@ -179,9 +180,11 @@ def _sequence(
         sign = -1
         while True:
             if p < hi:
-                w = idx[ui(p)]
                 p += 1
-                if color[ui(w)] != cc or w == parent:
+                if nbcolor[ui(p - 1)] != cc:
+                    continue
+                w = idx[ui(p - 1)]
+                if w == parent:
                     continue
                 # Enter w; if it turns out a leaf, its edge is read directly and it
                 # leaves the sequence again unless seeded (inner vertices are).
@@ -290,9 +293,10 @@ def plan_trees(
     root = np.full((num_trees, 4), -1, dtype=np.int64)
     edges = np.zeros(num_trees, dtype=np.int64)
     ncolors = int(colors.max()) + 1 if colors.size else 1
+    nbcolor = scratch.take(num_half, np.int16 if ncolors <= 2**15 else np.int32)
     num_groups = _roots(
         graph.ptr, graph.idx, colors, tree_label, ncolors, root, edges, needed, postprocessing,
-        edge_u, edge_w, edge_tree,
+        edge_u, edge_w, edge_tree, nbcolor,
     )  # fmt: skip
     scratch.give(tree_label)
     single = np.flatnonzero(edges == 2)  # two half-edges: one edge
@@ -313,10 +317,10 @@ def plan_trees(
     stack = tuple(scratch.take(num_groups, itype) for _ in range(2))
     seq_sign = np.empty(num_groups, dtype=np.int8)
     length = _sequence(
-        graph.ptr, graph.idx, colors, graph.transpose, root, needed, code, unset,
+        graph.ptr, graph.idx, colors, nbcolor, graph.transpose, root, needed, code, unset,
         seq_w, seq_x, seq_stop, seq_sign, *stack,
     )  # fmt: skip
-    scratch.give(*stack)
+    scratch.give(nbcolor, *stack)
     return TreePlan(
         needed=needed,
         code=code,
