@@ -36,7 +36,7 @@ def test_help_has_example():
 @pytest.mark.parametrize(
     ("problem", "size", "expected"),
     [
-        ("rosenbrock", "12", ["Hessian", "34 nonzeros", "mode 'star'", "dense jax.hessian:"]),
+        ("rosenbrock", "12", ["Hessian", "34 nonzeros", "mode 'column'", "dense jax.hessian:"]),
         ("conv", "5", ["5×5 image", "169 nonzeros", "9 AD passes (lower bound 9)"]),
         ("arrowhead", "12", ["34 nonzeros", "mode 'bidirectional'", "3 AD passes (2 forward"]),
     ],

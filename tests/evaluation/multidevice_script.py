@@ -24,7 +24,7 @@ for mode in ("fwd", "rev", "bidirectional"):
         )
 
 x = jnp.linspace(-1.0, 1.0, 40)
-for mode in ("star", "acyclic"):
+for mode in ("star", "acyclic", "column"):
     one = sd.hessian(extended_rosenbrock, x, mode=mode, devices=1)
     many = sd.hessian(extended_rosenbrock, x, mode=mode, devices=4)
     assert many.mesh.devices.size == 4

@@ -86,10 +86,12 @@ def test_arrow_jacobian_uses_bicoloring():
 def test_chunking_gives_identical_results(mode, chunk_size):
     full = sd.jacobian(arrow, X, mode=mode, output_format="dense")(X)
     chunked = sd.jacobian(arrow, X, mode=mode, output_format="dense", chunk_size=chunk_size)(X)
-    np.testing.assert_array_equal(np.asarray(full), np.asarray(chunked))
+    # a batch of at most UNROLL_MAX products runs unrolled when unchunked, vmapped in
+    # chunks otherwise: XLA may round the last bit differently
+    np.testing.assert_allclose(np.asarray(full), np.asarray(chunked), rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("mode", [None, "star", "acyclic", "dense"])
+@pytest.mark.parametrize("mode", [None, "star", "acyclic", "column", "dense"])
 @pytest.mark.parametrize("f", [rosenbrock, arrow_objective], ids=["rosenbrock", "arrow"])
 def test_hessian_modes(f, mode):
     hes = sd.hessian(f, X, mode=mode, output_format="dense")

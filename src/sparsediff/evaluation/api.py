@@ -166,8 +166,10 @@ def hessian(
     """Prepare the sparse Hessian of scalar-valued ``f``: a drop-in for ``jax.hessian``.
 
     Hessian-vector products (forward over reverse), one per color of a star
-    (``mode="star"``, direct decompression) or acyclic (``mode="acyclic"``,
-    substitution) coloring, or ``"dense"``; ``None`` chooses. ``triangle="lower"``
+    (``mode="star"``, direct decompression), acyclic (``mode="acyclic"``,
+    substitution) or column (``mode="column"``, distance-2: direct reads from
+    each column's own product, chosen when it needs no more colors than star)
+    coloring, or ``"dense"``; ``None`` chooses. ``triangle="lower"``
     (or ``"upper"``) returns only that triangle, as Ipopt expects. Other options
     as in :func:`jacobian`.
     """

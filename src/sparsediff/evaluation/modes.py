@@ -9,7 +9,14 @@ the Brusselator, 1.7–1.8 for a ``fori_loop`` stencil); we use 1.3.
 
 For Hessians, acyclic coloring needs fewer products than star coloring but its
 substitution (a cumulative sum) costs time and float32 accuracy on long
-trees, so it is chosen only when it saves at least two products.
+trees, so it is chosen only when it saves at least two products. A plain
+column (distance-2) coloring of the symmetric pattern never needs fewer
+products than a star coloring, but when it needs no more it is preferred
+(``mode="column"``): every nonzero is then read from the product of its own
+column's color, so the values are the products' entries in memory order and
+decompression shrinks to a few contiguous slices (a tridiagonal Hessian's
+three colors cover all but two compressed entries), where a star coloring's
+two-sided reads need a full gather.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ VJP_COST = 1.3
 DENSE_FRACTION = 0.9
 
 JACOBIAN_MODES = ("fwd", "rev", "bidirectional", "dense_fwd", "dense_rev")
-HESSIAN_MODES = ("star", "acyclic", "dense")
+HESSIAN_MODES = ("star", "acyclic", "column", "dense")
 
 _PROBLEM = {
     "fwd": "column",
@@ -35,6 +42,7 @@ _PROBLEM = {
     "bidirectional": "bidirectional",
     "star": "symmetric",
     "acyclic": "acyclic",
+    "column": "column",
 }
 
 
@@ -79,7 +87,10 @@ def choose(
     if kind == "hessian":
         star = coloring(pattern, "symmetric")
         best = Choice("star", star)
-        if star.num_colors > 3:
+        column = coloring(pattern, "column")
+        if column.num_colors <= star.num_colors:
+            best = Choice("column", column)
+        elif star.num_colors > 3:
             acyclic = coloring(pattern, "acyclic")
             if acyclic.num_colors + 2 <= star.num_colors:
                 best = Choice("acyclic", acyclic)

@@ -10,6 +10,7 @@ leaves, so it can be passed through ``jax.jit``; its call is pure JAX
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -124,7 +125,7 @@ class SparseDerivative:
                     f"the coloring is for a {coloring.pattern.shape} pattern; this {kind} is "
                     f"{self.sparsity.shape}"
                 )
-            self.mode = _mode_of(coloring)
+            self.mode = _mode_of(coloring, kind)
             self.coloring = coloring
         else:
             forward_ok = kind == "hessian" or self._forward_supported(args, kwargs)
@@ -155,6 +156,10 @@ class SparseDerivative:
         )
         self._options["devices"] = devices
         self.mesh = resolve_mesh(devices) if self.num_colors > 1 else None
+        # split of the leading (color) axis of seeds and products over the mesh
+        self._constrain = (
+            None if self.mesh is None else functools.partial(constrain_leading, mesh=self.mesh)
+        )
         self._variants: dict = {}
         self._fence = self._costly_elementwise(args, kwargs)
         self._setup_evaluation()
@@ -239,10 +244,6 @@ class SparseDerivative:
                     (shape, np.dtype(dtype)) for ((shape, dtype),) in self.signature.arg_avals
                 )
 
-    def _constrain(self, a):
-        """Split the leading (color) axis of seeds and products over the mesh."""
-        return constrain_leading(a, self.mesh)
-
     def _setup_eval_order(self) -> None:
         """Evaluation order of the values for BCOO and dense outputs.
 
@@ -255,6 +256,7 @@ class SparseDerivative:
         self._eval_order = None
         self._eval_identity = False
         self._eval_src = None
+        self._eval_runs = None
         plan = self._plan
         if plan is None or not plan.nnz or plan.subst_nz.size:
             return
@@ -271,6 +273,26 @@ class SparseDerivative:
             np.array_equal(src, np.arange(plan.size))
         )
         self._eval_src = src.astype(plan.direct_src.dtype)
+        self._eval_runs = None
+        if src.size and not self._eval_identity:
+            breaks = np.flatnonzero(np.diff(src) != 1) + 1
+            if breaks.size < _MAX_RUNS:
+                starts = src[np.concatenate([[0], breaks])]
+                lengths = np.diff(np.concatenate([[0], breaks, [src.size]]))
+                runs = _segments(starts, starts + lengths, self._block_shapes())
+                self._eval_runs = runs if len(runs) <= 2 * _MAX_RUNS else None
+
+    def _block_shapes(self) -> list[tuple[int, int]]:
+        """(colors, length) of each block of compressed products, in plan order:
+        JVPs have the output's length, VJPs the input's."""
+        m, n = self.sparsity.shape
+        shapes = []
+        for name in self._blocks:
+            if name == "forward":
+                shapes.append((self._fwd_seeds.shape[0], m))
+            else:
+                shapes.append((self._rev_seeds.shape[0], n))
+        return shapes
 
     def _wrap(self, values):
         """BCOO / BCSR around the values and the prepared index arrays.
@@ -309,8 +331,15 @@ class SparseDerivative:
         out[self._eval_order] = raw
         return out
 
-    def _decompress(self, flat, dev):
-        """Nonzero values from the flat compressed products (evaluation or pattern order)."""
+    def _decompress(self, blocks: list, dev):
+        """Nonzero values (evaluation or pattern order) from the compressed
+        products, one ``(colors, length)`` array per block of the plan."""
+        if self._eval_runs is not None:
+            # a few contiguous runs: slices of the products and one concatenation,
+            # no gather (slicing each product, not their flat concatenation, lets
+            # XLA write every slice straight from the fused product)
+            return jnp.concatenate([blocks[k][c, a:b] for k, c, a, b in self._eval_runs])
+        flat = jnp.concatenate([b.reshape(-1) for b in blocks])
         if self._eval_order is not None:
             if self._eval_identity:
                 return flat
@@ -349,7 +378,7 @@ class SparseDerivative:
     def _build_device_arrays(self) -> dict:
         dev: dict = {}
         if self._eval_order is not None:
-            if not self._eval_identity:
+            if not self._eval_identity and self._eval_runs is None:
                 dev["eval_src"] = jnp.asarray(self._eval_src)
         elif self._plan is not None:
             dev["plan"] = self._plan.arrays()
@@ -462,27 +491,22 @@ class SparseDerivative:
                 self.chunk_size,
                 self._constrain,
             )
-            parts["forward"], parts["reverse"] = b.reshape(-1), c.reshape(-1)
+            parts["forward"], parts["reverse"] = b, c
         elif "forward" in self._blocks:
             y, aux, b = jvp_products(
                 g, x, self._seeds("forward", x.dtype), self.chunk_size, self._constrain
             )
-            parts["forward"] = b.reshape(-1)
+            parts["forward"] = b
         elif "reverse" in self._blocks:
             y2, aux2, c = self._reverse(g, x, dev)
-            parts["reverse"] = c.reshape(-1)
+            parts["reverse"] = c
             if y is None:
                 y, aux = y2, aux2
         if y is None:  # no blocks (empty pattern): still compute the value
             y, aux = g(x)
-        flat = (
-            jnp.concatenate([parts[name] for name in self._blocks])
-            if self._blocks
-            else jnp.zeros(0, x.dtype)
-        )
         if not self._plan.nnz:
             return y, aux, jnp.zeros(0, x.dtype)
-        return y, aux, self._decompress(flat, dev)
+        return y, aux, self._decompress([parts[name] for name in self._blocks], dev)
 
     def _reverse(self, g, x, dev):
         y_shape = jax.eval_shape(lambda z: g(z)[0], x)
@@ -513,7 +537,7 @@ class SparseDerivative:
             value, grad, aux, prods = hvp_products(
                 scalar, x, seeds, self.chunk_size, self._constrain
             )
-            values = self._decompress(prods.reshape(-1), dev)
+            values = self._decompress([prods], dev)
         result = self._format(values, dev)
         if not self.with_value:
             return (result, aux) if self.has_aux else (result,)
@@ -551,15 +575,40 @@ class SparseDerivative:
         )
 
 
+#: at most this many contiguous runs of compressed entries are sliced instead of gathered
+_MAX_RUNS = 32
+
+
+def _segments(starts, stops, shapes) -> tuple:
+    """Flat runs ``[start, stop)`` of the concatenated, row-major product blocks
+    as slices ``(block, row, lo, hi)`` of single products."""
+    offsets = np.cumsum([0] + [c * n for c, n in shapes])
+    out = []
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        while a < b:
+            k = int(np.searchsorted(offsets, a, side="right")) - 1
+            n = shapes[k][1]
+            row, lo = divmod(a - int(offsets[k]), n)
+            hi = min(n, lo + (b - a))
+            out.append((k, row, lo, hi))
+            a += hi - lo
+    return tuple(out)
+
+
 def _triangle(pattern: SparsityPattern, which: str | None):
     return triangle(pattern, which)
 
 
-def _mode_of(c: ColoringResult) -> str:
+def _mode_of(c: ColoringResult, kind: str) -> str:
     from ..coloring import BidirectionalProblem, ColumnProblem, RowProblem, SymmetricProblem
 
     if isinstance(c.problem, ColumnProblem):
-        return "fwd"
+        return "column" if kind == "hessian" else "fwd"
+    if kind == "hessian" and not isinstance(c.problem, SymmetricProblem):
+        raise ValueError(
+            f"a Hessian needs a symmetric (star or acyclic) or column coloring; got a "
+            f"{type(c.problem).__name__} coloring"
+        )
     if isinstance(c.problem, RowProblem):
         return "rev"
     if isinstance(c.problem, BidirectionalProblem):

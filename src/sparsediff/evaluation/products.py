@@ -1,8 +1,16 @@
 """Compressed AD: one JVP, VJP or Hessian-vector product per color, vmapped.
 
+A handful of products (at most :data:`UNROLL_MAX`) are traced one by one
+instead: XLA fuses each product into one loop over the data, where the
+vmapped batch carries a color axis through every intermediate. On the chained
+Rosenbrock Hessian (n = 10^6, 3 colors, CPU) the three separate products ran
+at the floor of 3 x one product, the vmapped batch at 1.7 x that floor.
+
 ``chunk_size`` bounds how many products are in flight at once: the seeds are
 split into chunks that ``jax.lax.map`` runs one after the other, each chunk
-vmapped; results are identical to the unchunked ones.
+vmapped; results equal the unchunked ones (bit for bit when both are vmapped;
+an unrolled unchunked batch, see above, may round its last bit differently,
+since XLA fuses the two programs differently).
 """
 
 from __future__ import annotations
@@ -12,7 +20,11 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["map_products", "jvp_products", "vjp_products", "hvp_products"]
+__all__ = ["UNROLL_MAX", "map_products", "jvp_products", "vjp_products", "hvp_products"]
+
+
+#: at most this many products are traced one by one instead of vmapped
+UNROLL_MAX = 4
 
 
 def map_products(
@@ -27,6 +39,8 @@ def map_products(
     if k == 0:
         out = jax.eval_shape(fn, jax.ShapeDtypeStruct(seeds.shape[1:], seeds.dtype))
         return jnp.zeros((0, *out.shape), out.dtype)
+    if constrain is None and (chunk_size is None or chunk_size >= k) and k <= UNROLL_MAX:
+        return jnp.stack([fn(seeds[i]) for i in range(k)])
     if constrain is not None:
         inner = fn
 
