@@ -1,12 +1,12 @@
-"""Benchmark report: runs the three benchmarks and writes results, plots and a headline table.
+"""Benchmark report: runs the four benchmarks and writes results, plots and a headline table.
 
 Usage::
 
     python -m benchmarks.report [--quick] [--no-asdex] [--out-dir DIR] [--update-readme]
                                 [--benchmarks NAME ...] [--verbose]
 
-Runs ``benchmarks.detection``, ``benchmarks.coloring`` and ``benchmarks.evaluation``, each in
-a fresh interpreter (``sys.executable -m benchmarks.X``, with ``--quick`` / ``--no-asdex``
+Runs ``benchmarks.detection``, ``benchmarks.coloring``, ``benchmarks.evaluation`` and
+``benchmarks.solvers``, each in a fresh interpreter (``sys.executable -m benchmarks.X``, with ``--quick`` / ``--no-asdex``
 passed on, and ``--json FILE`` where the script supports it), captures their Markdown output
 and prints one progress line per stage on stderr.  Then it writes into ``--out-dir`` (default:
 this directory):
