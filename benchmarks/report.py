@@ -6,8 +6,9 @@ Usage::
                                 [--benchmarks NAME ...] [--verbose]
 
 Runs ``benchmarks.detection``, ``benchmarks.coloring``, ``benchmarks.evaluation`` and
-``benchmarks.solvers``, each in a fresh interpreter (``sys.executable -m benchmarks.X``, with ``--quick`` / ``--no-asdex``
-passed on, and ``--json FILE`` where the script supports it), captures their Markdown output
+``benchmarks.solvers``, each in a fresh interpreter (``sys.executable -m benchmarks.X``, with
+``--quick`` / ``--no-asdex`` passed on, and ``--json FILE`` where the script supports it),
+captures their Markdown output
 and prints one progress line per stage on stderr.  Then it writes into ``--out-dir`` (default:
 this directory):
 
@@ -88,6 +89,7 @@ VERSIONS = (
     "optimistix",
     "diffrax",
     "sparsax",
+    "pardiso-mkl-jax",
     "splineax",
     "cyipopt",
 )

@@ -12,7 +12,8 @@ Parts (``--parts``; default all):
   grids ``N = 16 .. 128`` (``n = 2 N^2`` up to 32,768), with three linear solvers
   in the root finder: lineax's dense ``LU()`` (where the dense matrix and its
   ``O(n^3)`` factorisation are affordable: ``n <= 512``), splineax's
-  ``AutoSparseLinearSolver`` (built on asdex; when installed) and
+  ``AutoSparseLinearSolver`` (built on asdex; when installed; its ``KLU`` where
+  ``pardiso-mkl-jax`` is installed, as Auto would then pick Pardiso) and
   ``sparsediff.lineax.SparseLU()``. Same tolerances; the final states are
   compared to sparsediff's.
 * ``newton``: ``optimistix.Newton`` (``rtol = atol = 1e-10``) on the Broyden
@@ -31,8 +32,12 @@ Parts (``--parts``; default all):
 
 Methodology: float64 (``jax_enable_x64``). For the JAX solvers each case is one
 jitted function of the initial state; the first call (compile and run) and the
-best of two further calls (run only) are reported; the ratio columns compare run
-times measured in the same process, one case after the other. The dense solver
+best of two further calls (run only; one only when the first took over 30 s) are
+reported; ``sparsediff SparseLU`` is the default solver (oneMKL Pardiso for the
+Brusselator grids from ``N = 32`` where ``pardiso-mkl-jax`` is installed, KLU
+otherwise), with a ``(KLU)`` row beside it up to ``n = 8192`` where the default
+chose Pardiso; the ratio columns compare run times measured in the same process,
+one case after the other. The dense solver
 is skipped above its size cap; a solver that fails prints its error instead.
 """
 
@@ -58,15 +63,50 @@ from .common import fmt_seconds, have_module, log, markdown_table  # noqa: E402
 #: largest n for lineax's dense LU (diffrax factorises once per step: kept smaller)
 DENSE_MAX_N = {"diffrax": 512, "newton": 2000}
 _USE_SPLINEAX = True
+#: largest n for the extra KLU row (the default solver uses Pardiso from PARDISO_MIN_SIZE)
+KLU_ROW_MAX_N = 8192
+#: a case whose first call took longer than this is timed once more instead of twice
+SLOW_S = 30.0
+
+
+def _pardiso_installed() -> bool:
+    from sparsediff import _pardiso
+
+    return _pardiso.available()
+
+
+def _pardiso_chosen(n: int, part: str) -> bool:
+    """Whether the default SparseLU picks Pardiso (wide-band 2D grids of n >= 2048;
+    the Broyden system is tridiagonal)."""
+    import sparsediff.lineax as sdlx
+    from sparsediff import _pardiso
+
+    return _pardiso.available() and part.startswith("diffrax") and n >= sdlx.PARDISO_MIN_SIZE
+
+
+def _backend_note() -> str:
+    import sparsediff.lineax as sdlx
+    from sparsediff import _pardiso
+
+    if not _pardiso.available():
+        return "sparsediff SparseLU: KLU (sparsax); pardiso-mkl-jax is not installed."
+    return (
+        f"sparsediff SparseLU (the default, backend='auto'): oneMKL Pardiso "
+        f"(pardiso-mkl-jax installed) for n >= {sdlx.PARDISO_MIN_SIZE:,} with a bandwidth "
+        f"after reverse Cuthill-McKee >= {sdlx.PARDISO_MIN_BANDWIDTH} (here: the Brusselator "
+        "grids from N = 32), KLU (sparsax) otherwise (the tridiagonal Broyden system); "
+        "'(KLU)': backend='klu'. splineax: its Auto solver, or its KLU where Auto would "
+        "pick Pardiso (slower on the tridiagonal Newton system)."
+    )
 
 
 def _time_jitted(fn: Callable, *args: Any, runs: int = 2) -> tuple[float, float, Any]:
-    """(first call, best later call, result)."""
+    """(first call, best later call, result); one later call only after a slow first one."""
     t = time.perf_counter()
     out = jax.block_until_ready(fn(*args))
     first = time.perf_counter() - t
     best = math.inf
-    for _ in range(runs):
+    for _ in range(runs if first < SLOW_S else 1):
         t = time.perf_counter()
         out = jax.block_until_ready(fn(*args))
         best = min(best, time.perf_counter() - t)
@@ -81,6 +121,11 @@ def _solvers(n: int, part: str) -> list[tuple[str, Callable[[], Any] | None, str
 
     out: list[tuple[str, Callable[[], Any] | None, str]] = []
     out.append(("sparsediff SparseLU", sdlx.SparseLU, ""))
+    if _pardiso_chosen(n, part):  # the default picked Pardiso: KLU alongside, where affordable
+        if n <= KLU_ROW_MAX_N:
+            out.append(("sparsediff SparseLU (KLU)", lambda: sdlx.SparseLU(backend="klu"), ""))
+        else:
+            out.append(("sparsediff SparseLU (KLU)", None, f"n > {KLU_ROW_MAX_N:,}"))
     if not _USE_SPLINEAX:
         out.append(("splineax Auto", None, "--no-asdex"))
     elif have_module("splineax") and part.startswith("diffrax"):
@@ -95,7 +140,12 @@ def _solvers(n: int, part: str) -> list[tuple[str, Callable[[], Any] | None, str
     elif have_module("splineax"):
         import splineax
 
-        out.append(("splineax Auto", splineax.AutoSparseLinearSolver, ""))
+        if _pardiso_installed():
+            # with pardiso-mkl-jax installed, splineax's Auto picks Pardiso, 10x slower
+            # than KLU on this tridiagonal system: give splineax its faster choice
+            out.append(("splineax KLU", splineax.KLU, ""))
+        else:
+            out.append(("splineax Auto", splineax.AutoSparseLinearSolver, ""))
     else:
         out.append(("splineax Auto", None, "not installed"))
     cap = DENSE_MAX_N["diffrax" if part.startswith("diffrax") else "newton"]
@@ -346,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     results: dict[str, Any] = {}
     print("# Solver benchmark\n")
-    print(f"JAX {jax.__version__}, float64, {sys.platform}.\n")
+    print(f"JAX {jax.__version__}, float64, {sys.platform}. {_backend_note()}\n")
     if "diffrax" in args.parts:
         grids = (8, 16) if args.quick else (16, 32, 64, 128)
         rows = _run_cases("diffrax Kvaerno5 Brusselator", grids, _diffrax_make, _diffrax_init)

@@ -32,7 +32,8 @@ def solve(intervals: int = 9999, length: float = 4.0, quiet: bool = True) -> dic
     )
     prep = time.perf_counter() - t0
     t0 = time.perf_counter()
-    y, info = nlp.solve(print_level=0 if quiet else 5, tol=1e-8, max_iter=500)
+    options = {"print_level": 0, "sb": "yes"} if quiet else {"print_level": 5}  # sb: no banner
+    y, info = nlp.solve(tol=1e-8, max_iter=500, **options)
     total = time.perf_counter() - t0
     msg = info["status_msg"]
     return {

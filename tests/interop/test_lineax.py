@@ -144,3 +144,125 @@ def test_tall_operators_least_squares_and_transpose():
     c = jnp.asarray(rng.normal(size=5))
     y = lx.linear_solve(op.T, c, sdlx.SparseLU()).value  # least-norm solution of Aᵀ y = c
     np.testing.assert_allclose(np.asarray(y), np.linalg.pinv(A.T) @ np.asarray(c), rtol=1e-9)
+
+
+# -- backends ----------------------------------------------------------------------------
+
+from sparsediff import _pardiso  # noqa: E402
+
+needs_pardiso = pytest.mark.skipif(
+    not _pardiso.available(), reason='pardiso-mkl-jax is not installed (extra "pardiso")'
+)
+BACKENDS = ["klu", pytest.param("pardiso", marks=needs_pardiso)]
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="unknown backend 'umfpack'"):
+        sdlx.SparseLU(backend="umfpack")
+
+
+def test_pardiso_backend_without_the_package_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(_pardiso, "available", lambda: False)
+    op = lx.MatrixLinearOperator(jnp.eye(3) * 2.0)
+    with pytest.raises(ImportError, match=r"sparsediff\[pardiso\]"):
+        lx.linear_solve(op, jnp.ones(3), sdlx.SparseLU(backend="pardiso"))
+
+
+def brusselator_operator(grid, gamma, seed=0):
+    y = 1.0 + 0.2 * jax.random.uniform(jax.random.key(seed), (2, grid, grid), jnp.float64)
+    return lx.JacobianLinearOperator(lambda z, a: z - gamma * brusselator_rhs(z), y)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backends_solve_and_transpose_like_dense_lu(backend):
+    op = brusselator_operator(6, 0.05)
+    b = jax.random.normal(jax.random.key(3), (2, 6, 6), jnp.float64)
+    solver = sdlx.SparseLU(backend=backend)
+    for operator in (op, op.T):
+        ours = jax.jit(lambda v, o=operator: lx.linear_solve(o, v, solver).value)(b)
+        want = lx.linear_solve(operator, b, lx.LU()).value
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(want), rtol=1e-10, atol=1e-12)
+
+
+@needs_pardiso
+def test_pardiso_newton_and_diffrax_match_dense_lu():
+    x0 = -jnp.ones(200)
+    ours = jax.jit(lambda z: newton(sdlx.SparseLU(backend="pardiso"), z))(x0)
+    dense = jax.jit(lambda z: newton(lx.LU(), z))(x0)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(dense), rtol=1e-10, atol=1e-12)
+    y0 = 1.0 + 0.2 * jax.random.uniform(jax.random.key(0), (2, 6, 6), jnp.float64)
+    ours = jax.jit(lambda y: brusselator_solve(sdlx.SparseLU(backend="pardiso"), y))(y0)
+    dense = jax.jit(lambda y: brusselator_solve(lx.LU(), y))(y0)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(dense), rtol=1e-7, atol=1e-9)
+
+
+@needs_pardiso
+def test_pardiso_reverse_mode_through_diffrax():
+    y0 = 1.0 + 0.2 * jax.random.uniform(jax.random.key(1), (2, 4, 4), jnp.float64)
+
+    def loss(y, solver):
+        return jnp.sum(brusselator_solve(solver, y, t1=0.02) ** 2)
+
+    ours = jax.jit(jax.grad(lambda y: loss(y, sdlx.SparseLU(backend="pardiso"))))(y0)
+    dense = jax.jit(jax.grad(lambda y: loss(y, lx.LU())))(y0)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(dense), rtol=1e-6, atol=1e-9)
+
+
+@needs_pardiso
+def test_pardiso_interleaved_factorisations_of_one_pattern_stay_correct():
+    """Two matrices of one pattern factorised in one program: Pardiso keeps one
+    factorisation per pattern, so a solve may meet the other matrix's; the
+    residual check must catch that and hand the solve to KLU."""
+    solver = sdlx.SparseLU(backend="pardiso")
+    b = jax.random.normal(jax.random.key(4), (2, 5, 5), jnp.float64)
+
+    def both(b):
+        ops = [brusselator_operator(5, g, seed=s) for s, g in ((0, 0.05), (1, 0.2))]
+        states = [solver.init(o, {}) for o in ops]  # both factorised before any solve
+        return [solver.compute(st, b, {})[0] for st in states], ops
+
+    xs, ops = both(b)
+    for x, op in zip(xs, ops):
+        want = lx.linear_solve(op, b, lx.LU()).value
+        np.testing.assert_allclose(np.asarray(x), np.asarray(want), rtol=1e-10, atol=1e-12)
+
+
+@needs_pardiso
+def test_pardiso_falls_back_to_klu_when_the_residual_is_too_large(monkeypatch):
+    monkeypatch.setattr(_pardiso, "BACKWARD_ERROR_MAX", -1.0)  # every solve is redone
+    op = brusselator_operator(5, 0.1)
+    b = jnp.ones((2, 5, 5))
+    ours = lx.linear_solve(op, b, sdlx.SparseLU(backend="pardiso")).value
+    want = lx.linear_solve(op, b, lx.LU()).value
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(want), rtol=1e-10, atol=1e-12)
+
+
+@needs_pardiso
+def test_pardiso_under_vmap_over_matrices_and_right_hand_sides():
+    solver = sdlx.SparseLU(backend="pardiso")
+    gammas = jnp.array([0.02, 0.1, 0.3])
+    b = jax.random.normal(jax.random.key(5), (3, 2, 4, 4), jnp.float64)
+
+    def solve(g, v):
+        return lx.linear_solve(brusselator_operator(4, g), v, solver).value
+
+    def dense(g, v):
+        return lx.linear_solve(brusselator_operator(4, g), v, lx.LU()).value
+
+    ours = jax.jit(jax.vmap(solve))(gammas, b)
+    want = jax.vmap(dense)(gammas, b)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(want), rtol=1e-10, atol=1e-12)
+    one_matrix = jax.jit(jax.vmap(lambda v: solve(0.1, v)))(b)
+    want = jax.vmap(lambda v: dense(0.1, v))(b)
+    np.testing.assert_allclose(np.asarray(one_matrix), np.asarray(want), rtol=1e-10, atol=1e-12)
+
+
+def test_auto_backend_picks_pardiso_only_for_large_wide_band_operators(monkeypatch):
+    monkeypatch.setattr(_pardiso, "available", lambda: True)
+    wide = sdlx._prepare(brusselator_operator(32, 0.01))[0]  # n = 2048, a 2D grid
+    narrow = sdlx._prepare(lx.JacobianLinearOperator(broyden, -jnp.ones(4096)))[0]
+    small = sdlx._prepare(brusselator_operator(8, 0.01))[0]
+    assert wide.bandwidth >= sdlx.PARDISO_MIN_BANDWIDTH and narrow.bandwidth == 1
+    auto, klu, pardiso = (sdlx.SparseLU(backend=b) for b in ("auto", "klu", "pardiso"))
+    assert [auto._use_pardiso(p) for p in (wide, narrow, small)] == [True, False, False]
+    assert not klu._use_pardiso(wide) and pardiso._use_pardiso(small)
