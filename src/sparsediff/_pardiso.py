@@ -101,22 +101,24 @@ def factor(indptr, indices, values) -> jax.Array:
 def _solver(transpose: bool):
     pr, mtype, options = _module()
 
-    def token(token_id):
-        return pr.FactorizationToken(token_id, jnp.zeros((), jnp.int32))
-
-    @jax.custom_batching.custom_vmap
-    def solve_one(token_id, indptr, indices, values, b):
-        x, _, _ = pr.solve_stateful(
-            token(token_id),
+    def call(phase, token_id, indptr, indices, values, rhs):
+        """``phase`` (solve, or factorise and solve) on right-hand sides ``(k, n)``."""
+        token = pr.FactorizationToken(token_id, jnp.zeros((), jnp.int32))
+        x, _, _ = phase(
+            token,
             indptr,
             indices,
             values,
-            b[None, :],
+            rhs,
             matrix_type=mtype,
             transpose=transpose,
             options=options,
         )
-        return x[0]
+        return x
+
+    @jax.custom_batching.custom_vmap
+    def solve_one(token_id, indptr, indices, values, b):
+        return call(pr.solve_stateful, token_id, indptr, indices, values, b[None, :])[0]
 
     @solve_one.def_vmap
     def solve_vmap(axis_size, in_batched, token_id, indptr, indices, values, b):
@@ -126,30 +128,11 @@ def _solver(transpose: bool):
         if not b_b:
             b = jnp.broadcast_to(b, (axis_size, *b.shape))
         if not val_b:  # one factorisation, many right-hand sides
-            x, _, _ = pr.solve_stateful(
-                token(token_id),
-                indptr,
-                indices,
-                values,
-                b,
-                matrix_type=mtype,
-                transpose=transpose,
-                options=options,
-            )
-            return x, True
+            return call(pr.solve_stateful, token_id, indptr, indices, values, b), True
 
         def refactor_solve(v, rhs):
-            x, _, _ = pr.factor_and_solve_stateful(
-                token(token_id),
-                indptr,
-                indices,
-                v,
-                rhs[None, :],
-                matrix_type=mtype,
-                transpose=transpose,
-                options=options,
-            )
-            return x[0]
+            phase = pr.factor_and_solve_stateful
+            return call(phase, token_id, indptr, indices, v, rhs[None, :])[0]
 
         return jax.vmap(refactor_solve)(values, b), True
 
