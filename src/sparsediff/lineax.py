@@ -88,7 +88,8 @@ class _Prepared:
     # A's rows and cols, the permutation taking the values to A's row-major order,
     # and AᵀA: rows, cols, pair_p, pair_q, pair_dest
     normal: tuple[np.ndarray, ...] | None = None
-    # bandwidth after reverse Cuthill–McKee (square operators of PARDISO_MIN_SIZE or more)
+    # bandwidth after reverse Cuthill–McKee (square operators of PARDISO_MIN_SIZE or
+    # more, where Pardiso is installed: it only decides between the two backends)
     bandwidth: int = 0
 
 
@@ -254,7 +255,7 @@ def _prepare(operator) -> tuple[_Prepared, Any, list]:
             normal=_tall(pattern),
             bandwidth=(
                 _rcm_bandwidth(pattern)
-                if pattern.shape[0] == pattern.shape[1] >= PARDISO_MIN_SIZE
+                if pattern.shape[0] == pattern.shape[1] >= PARDISO_MIN_SIZE and _pardiso.available()
                 else 0
             ),
         )
@@ -301,9 +302,9 @@ class SparseLU(lx.AbstractLinearSolver):
     Pardiso factorises matrices with much fill (2D and 3D PDEs) far faster, but
     each of its solves costs more than KLU's and it is slower on nearly banded
     matrices: in diffrax's Kvaerno5 on the 2D Brusselator (one factorisation and
-    about 20 solves per step) KLU was faster at ``n = 512``, Pardiso 1.3x faster
-    at ``n = 2,048`` and 2.3x at ``n = 8,192``; on the tridiagonal Broyden system
-    (Newton, ``n = 10^6``) KLU was 13x faster.
+    about 20 solves per step) KLU was faster at ``n = 512``, Pardiso 2.1x faster
+    at ``n = 2,048`` and 3.5x at ``n = 8,192`` (``benchmarks/results.md``); on the
+    tridiagonal Broyden system (Newton, ``n = 10^6``) KLU was 13x faster.
 
     Square operators are factorised directly. Tall ones (more outputs than
     inputs, as the damped systems of Levenberg–Marquardt) are solved in the

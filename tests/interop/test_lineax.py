@@ -259,6 +259,7 @@ def test_pardiso_under_vmap_over_matrices_and_right_hand_sides():
 
 def test_auto_backend_picks_pardiso_only_for_large_wide_band_operators(monkeypatch):
     monkeypatch.setattr(_pardiso, "available", lambda: True)
+    sdlx.clear_cache()  # the bandwidth is measured at preparation, where Pardiso is available
     wide = sdlx._prepare(brusselator_operator(32, 0.01))[0]  # n = 2048, a 2D grid
     narrow = sdlx._prepare(lx.JacobianLinearOperator(broyden, -jnp.ones(4096)))[0]
     small = sdlx._prepare(brusselator_operator(8, 0.01))[0]
