@@ -76,12 +76,22 @@ def _pardiso_installed() -> bool:
 
 
 def _pardiso_chosen(n: int, part: str) -> bool:
-    """Whether the default SparseLU picks Pardiso (wide-band 2D grids of n >= 2048;
-    the Broyden system is tridiagonal)."""
+    """Whether the default SparseLU picks Pardiso for this case's Jacobian."""
     import sparsediff.lineax as sdlx
-    from sparsediff import _pardiso
+    from sparsediff import jacobian_sparsity
 
-    return _pardiso.available() and part.startswith("diffrax") and n >= sdlx.PARDISO_MIN_SIZE
+    if not _pardiso_installed() or n < sdlx.PARDISO_MIN_SIZE:
+        return False
+    if part.startswith("diffrax"):
+        from sparsediff.problems import brusselator_rhs
+
+        grid = math.isqrt(n // 2)
+        pattern = jacobian_sparsity(
+            brusselator_rhs, jax.ShapeDtypeStruct((2, grid, grid), jnp.float64)
+        )
+    else:
+        pattern = jacobian_sparsity(broyden, jax.ShapeDtypeStruct((n,), jnp.float64))
+    return sdlx.auto_picks_pardiso(pattern)
 
 
 def _backend_note() -> str:

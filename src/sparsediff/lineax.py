@@ -62,6 +62,7 @@ __all__ = [
     "clear_cache",
     "PARDISO_MIN_SIZE",
     "PARDISO_MIN_BANDWIDTH",
+    "auto_picks_pardiso",
 ]
 
 
@@ -288,6 +289,20 @@ PARDISO_MIN_SIZE = 2048
 PARDISO_MIN_BANDWIDTH = 100
 
 
+def _wide(n: int, bandwidth: int) -> bool:
+    """The ``auto`` rule: Pardiso for large operators that no banded ordering fits."""
+    return n >= PARDISO_MIN_SIZE and bandwidth >= PARDISO_MIN_BANDWIDTH
+
+
+def auto_picks_pardiso(pattern: SparsityPattern) -> bool:
+    """Whether ``SparseLU(backend="auto")`` factorises an operator of this square
+    pattern with Pardiso (installed, large, wide band) rather than KLU."""
+    n = pattern.shape[0]
+    if pattern.shape[1] != n or n < PARDISO_MIN_SIZE or not _pardiso.available():
+        return False
+    return _wide(n, _rcm_bandwidth(pattern))
+
+
 class SparseLU(lx.AbstractLinearSolver):
     """Sparse LU of a colored, compressed operator matrix.
 
@@ -327,9 +342,7 @@ class SparseLU(lx.AbstractLinearSolver):
     def _use_pardiso(self, prep: _Prepared) -> bool:
         if self.backend == "klu":
             return False
-        if self.backend == "auto" and not (
-            prep.pattern.shape[0] >= PARDISO_MIN_SIZE and prep.bandwidth >= PARDISO_MIN_BANDWIDTH
-        ):
+        if self.backend == "auto" and not _wide(prep.pattern.shape[0], prep.bandwidth):
             return False
         if _pardiso.available():
             return True

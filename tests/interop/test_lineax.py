@@ -12,6 +12,7 @@ pytest.importorskip("sparsax", reason="sparsax is not installed (extra 'lineax')
 optx = pytest.importorskip("optimistix", reason="optimistix is not installed (extra 'lineax')")
 diffrax = pytest.importorskip("diffrax", reason="diffrax is not installed (extra 'lineax')")
 
+import sparsediff  # noqa: E402
 import sparsediff.lineax as sdlx  # noqa: E402
 from sparsediff.problems import brusselator_rhs  # noqa: E402
 
@@ -267,3 +268,12 @@ def test_auto_backend_picks_pardiso_only_for_large_wide_band_operators(monkeypat
     auto, klu, pardiso = (sdlx.SparseLU(backend=b) for b in ("auto", "klu", "pardiso"))
     assert [auto._use_pardiso(p) for p in (wide, narrow, small)] == [True, False, False]
     assert not klu._use_pardiso(wide) and pardiso._use_pardiso(small)
+
+
+def test_auto_picks_pardiso_reads_a_pattern(monkeypatch):
+    monkeypatch.setattr(_pardiso, "available", lambda: True)
+    grid = sparsediff.jacobian_sparsity(brusselator_rhs, jax.ShapeDtypeStruct((2, 32, 32), float))
+    band = sparsediff.jacobian_sparsity(broyden, jax.ShapeDtypeStruct((4096,), float))
+    assert sdlx.auto_picks_pardiso(grid) and not sdlx.auto_picks_pardiso(band)
+    monkeypatch.setattr(_pardiso, "available", lambda: False)
+    assert not sdlx.auto_picks_pardiso(grid)
