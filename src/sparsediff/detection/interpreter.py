@@ -173,8 +173,8 @@ class Interpreter:
                 vals.append(v)
             return vals
         vals = [self.val_of_aval(a) for a in out_avals]
-        if len(vals) == 1:
-            vals[0].bounds = infer_bounds(eqn, invals)
+        for v, b in zip(vals, infer_bounds(eqn, invals)):
+            v.bounds = b
         return vals
 
     def _fallback(self, eqn: compat.JaxprEqn, invals: Sequence[Val], out_avals: list[Any]):

@@ -2,14 +2,23 @@
 
 An index computed from the input (``x.astype(int)``, ``argmax``) is not a known
 value, but its arithmetic often bounds it: ``clip(i, 2, 4)`` lies in ``[2, 4]``,
-``argmax`` in ``[0, len - 1]``, ``i % 3`` in ``[-2, 2]``. Detection keeps one
-interval ``(lo, hi)`` per integer variable (covering all its elements) and uses
-it in two ways:
+``argmax`` in ``[0, len - 1]``, ``i % 3`` in ``[-2, 2]``. Detection keeps, per
+integer variable, an interval ``(lo, hi)`` *per element*: two int64 arrays that
+broadcast to the variable's shape (0-d arrays when every element shares one
+interval, as most do). Per-element bounds keep ``jnp.array([0, 1]) + i`` apart
+from ``jnp.array([1, 0]) + i``, and the two components of an index vector
+``x[i, j]`` apart from each other.
 
-- a comparison whose outcome the intervals decide becomes a known value (so
-  ``where(i < 0, i + n, i)`` index normalisation selects its branch);
-- gathers and dynamic slices with a bounded index take the union over the
-  positions the index can reach, instead of the whole indexed axis.
+Detection uses them in two ways:
+
+- a comparison whose outcome the bounds decide at every element becomes a
+  known value (so ``where(i < 0, i + n, i)`` index normalisation selects its
+  branch);
+- gathers, scatters and dynamic slices with a bounded index take the union over
+  the positions the index can reach, instead of the whole indexed axis.
+
+Results that could leave the output dtype's range (where the program wraps
+around) get no bounds: the dtype's own range then holds.
 """
 
 from __future__ import annotations
@@ -21,64 +30,119 @@ import numpy as np
 
 from .values import Val
 
-__all__ = ["bounds_of", "infer_bounds", "decide_comparison", "Interval"]
+__all__ = [
+    "bounds_of",
+    "elem_bounds",
+    "infer_bounds",
+    "decide_comparison",
+    "candidates",
+    "Interval",
+    "MAX_CANDIDATES",
+]
 
-Interval = tuple[int, int]
+#: per-element bounds: two int64 arrays broadcastable to the variable's shape
+Interval = tuple[np.ndarray, np.ndarray]
+
+#: most candidate index values enumerated for a bounded index
+MAX_CANDIDATES = 256
+#: larger variables keep one interval for all their elements
+_ELEMENTWISE_LIMIT = 1_000_000
+#: arithmetic on bounds wider than this could overflow int64: no bounds
+_ARITH_LIMIT = 2**31
 
 
-def _int_dtype(dtype: Any) -> bool:
+def _int_kind(dtype: Any) -> str | None:
     try:
-        return np.dtype(dtype).kind in "iu"
+        kind = np.dtype(dtype).kind
     except TypeError:
-        return False
-
-
-def bounds_of(v: Val) -> Interval | None:
-    """The interval of an integer value: from its known value, its inferred bounds,
-    or its dtype's range; ``None`` for non-integers or empty arrays."""
-    if not _int_dtype(v.dtype):
         return None
-    if v.known is not None:
-        arr = np.asarray(v.known)
-        if arr.size == 0:
-            return None
-        return int(arr.min()), int(arr.max())
-    if v.bounds is not None:
-        return v.bounds
-    info = np.iinfo(np.dtype(v.dtype))
+    return kind if kind in "iub" else None
+
+
+def _dtype_range(dtype: Any) -> tuple[int, int]:
+    if _int_kind(dtype) == "b":
+        return 0, 1
+    info = np.iinfo(np.dtype(dtype))
     return int(info.min), int(info.max)
 
 
-def _hull(bs: Sequence[Interval | None]) -> Interval | None:
-    bs = [b for b in bs if b is not None]
-    if not bs:
+def _pair(lo: Any, hi: Any) -> Interval:
+    return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+
+
+def elem_bounds(v: Val) -> Interval | None:
+    """Per-element bounds of an integer (or boolean) value: from its known value,
+    its inferred bounds, or its dtype's range; ``None`` for other dtypes and for
+    empty arrays."""
+    if _int_kind(v.dtype) is None or v.size == 0:
         return None
-    return min(b[0] for b in bs), max(b[1] for b in bs)
+    if v.known is not None:
+        k = np.asarray(v.known).astype(np.int64)
+        return k, k
+    if v.bounds is not None:
+        return v.bounds
+    return _pair(*_dtype_range(v.dtype))
+
+
+def bounds_of(v: Val) -> tuple[int, int] | None:
+    """One interval ``(lo, hi)`` holding every element of an integer value."""
+    if _int_kind(v.dtype) in (None, "b"):
+        return None
+    b = elem_bounds(v)
+    if b is None:
+        return None
+    return int(b[0].min()), int(b[1].max())
+
+
+# -- elementwise arithmetic -------------------------------------------------------
+def _small(*bs: Interval) -> bool:
+    return all(
+        int(np.abs(b[0]).max()) <= _ARITH_LIMIT and int(np.abs(b[1]).max()) <= _ARITH_LIMIT
+        for b in bs
+    )
 
 
 def _add(eqn, b):
-    return b[0][0] + b[1][0], b[0][1] + b[1][1]
+    (a0, a1), (b0, b1) = b
+    return (a0 + b0, a1 + b1) if _small(*b) else None
 
 
 def _sub(eqn, b):
-    return b[0][0] - b[1][1], b[0][1] - b[1][0]
+    (a0, a1), (b0, b1) = b
+    return (a0 - b1, a1 - b0) if _small(*b) else None
 
 
 def _mul(eqn, b):
-    prods = [x * y for x in b[0] for y in b[1]]
-    return min(prods), max(prods)
+    if not _small(*b):
+        return None
+    (a0, a1), (b0, b1) = b
+    prods = np.stack(np.broadcast_arrays(a0 * b0, a0 * b1, a1 * b0, a1 * b1))
+    return prods.min(axis=0), prods.max(axis=0)
 
 
 def _neg(eqn, b):
-    return -b[0][1], -b[0][0]
+    return (-b[0][1], -b[0][0]) if _small(*b) else None
+
+
+def _abs(eqn, b):
+    if not _small(*b):
+        return None
+    lo, hi = b[0]
+    mag = np.maximum(np.abs(lo), np.abs(hi))
+    return np.where((lo <= 0) & (hi >= 0), 0, np.minimum(np.abs(lo), np.abs(hi))), mag
+
+
+def _sign(eqn, b):
+    lo, hi = b[0]
+    return np.sign(lo), np.sign(hi)
 
 
 def _max(eqn, b):
-    return max(b[0][0], b[1][0]), max(b[0][1], b[1][1])
+    return np.maximum(b[0][0], b[1][0]), np.maximum(b[0][1], b[1][1])
 
 
 def _min(eqn, b):
-    return min(b[0][0], b[1][0]), min(b[0][1], b[1][1])
+    return np.minimum(b[0][0], b[1][0]), np.minimum(b[0][1], b[1][1])
 
 
 def _clamp(eqn, b):
@@ -87,128 +151,277 @@ def _clamp(eqn, b):
 
 
 def _rem(eqn, b):
-    a, d = b
-    if d[0] <= 0 <= d[1]:
+    """``a rem d``: the sign of ``a``, magnitude below ``|d|`` and at most ``|a|``."""
+    (a0, a1), (d0, d1) = b
+    if np.any((d0 <= 0) & (d1 >= 0)):
         return None
-    m = max(abs(d[0]), abs(d[1])) - 1
-    lo = 0 if a[0] >= 0 else max(a[0], -m)
-    hi = 0 if a[1] <= 0 else min(a[1], m)
+    m = np.maximum(np.abs(d0), np.abs(d1)) - 1
+    lo = np.where(a0 >= 0, 0, np.maximum(a0, -m))
+    hi = np.where(a1 <= 0, 0, np.minimum(a1, m))
     return lo, hi
 
 
 def _div(eqn, b):
-    a, d = b
-    if d[0] <= 0 <= d[1]:
+    """Division rounding toward zero is monotone in each argument on either side of
+    zero: the extremes are among the corner quotients."""
+    (a0, a1), (d0, d1) = b
+    if np.any((d0 <= 0) & (d1 >= 0)):
         return None
-    qs = [int(np.trunc(x / y)) for x in a for y in d]
-    return min(qs), max(qs)
+    qs = [
+        np.trunc(np.divide(x, y, dtype=np.float64)).astype(np.int64)
+        for x in (a0, a1)
+        for y in (d0, d1)
+    ]
+    q = np.stack(np.broadcast_arrays(*qs))
+    return q.min(axis=0), q.max(axis=0)
 
 
-def _same(eqn, b):
-    return _hull(b)
+def _integer_pow(eqn, b):
+    y = int(eqn.params["y"])
+    lo, hi = b[0]
+    if y < 0:
+        return None
+    if y == 0:
+        return _pair(1, 1)
+    if max(abs(int(lo.min())), abs(int(hi.max()))) ** y > 2**62:
+        return None
+    plo, phi = lo**y, hi**y
+    if y % 2:
+        return plo, phi
+    straddles = (lo <= 0) & (hi >= 0)
+    return np.where(straddles, 0, np.minimum(plo, phi)), np.maximum(plo, phi)
 
 
 def _argminmax(eqn, b):
     axes = eqn.params["axes"]
     shape = eqn.invars[0].aval.shape
-    return 0, max(int(np.prod([shape[a] for a in axes])) - 1, 0)
-
-
-def _select_n(eqn, b):
-    return _hull(b[1:])
+    return _pair(0, max(int(np.prod([shape[a] for a in axes])) - 1, 0))
 
 
 def _convert(eqn, b):
     out = np.dtype(eqn.outvars[0].aval.dtype)
     if b[0] is None or out.kind not in "iu":
         return None
-    info = np.iinfo(out)
-    if info.min <= b[0][0] and b[0][1] <= info.max:
-        return b[0]
-    return None
+    return b[0]
 
 
-_RULES: dict[str, Callable] = {
+_ELEMENTWISE: dict[str, Callable] = {
     "add": _add,
     "sub": _sub,
     "mul": _mul,
     "neg": _neg,
+    "abs": _abs,
+    "sign": _sign,
     "max": _max,
     "min": _min,
     "clamp": _clamp,
     "rem": _rem,
     "div": _div,
-    "select_n": _select_n,
+    "integer_pow": _integer_pow,
     "convert_element_type": _convert,
-    "argmax": _argminmax,
-    "argmin": _argminmax,
 }
-_STRUCTURAL = {
-    "broadcast_in_dim", "reshape", "squeeze", "expand_dims", "slice", "rev", "transpose",
-    "concatenate", "pad", "copy", "dynamic_slice", "gather", "sort", "reduce_max",
-    "reduce_min", "cummax", "cummin", "tile", "stack", "split", "unstack",
-    "optimization_barrier", "device_put",
+
+
+def _select_n(eqn, invals, bs):
+    cases = bs[1:]
+    if any(c is None for c in cases):
+        return None
+    pred = invals[0].known
+    if pred is not None:  # the case the known predicate picks, element by element
+        which = np.asarray(pred).astype(np.int64)
+        shape = np.broadcast_shapes(which.shape, *(np.shape(c[0]) for c in cases))
+        which = np.broadcast_to(which, shape)
+        lo = np.choose(which, [np.broadcast_to(c[0], shape) for c in cases])
+        hi = np.choose(which, [np.broadcast_to(c[1], shape) for c in cases])
+        return lo, hi
+    lo = cases[0][0]
+    hi = cases[0][1]
+    for c in cases[1:]:
+        lo, hi = np.minimum(lo, c[0]), np.maximum(hi, c[1])
+    return lo, hi
+
+
+# -- value-moving and monotone operations -------------------------------------------
+#: data operands of value-moving primitives outside the position evaluators
+_INDEXED_DATA = {"dynamic_slice": [0], "gather": [0]}
+#: non-decreasing in every element of every operand: bounds map to bounds
+_MONOTONE = {
+    "reduce_max", "reduce_min", "cummax", "cummin", "sort", "copy", "copy_p", "unvmap_max",
 }  # fmt: skip
-_DATA_ARGS = {"dynamic_slice": 1, "gather": 1}  # only the first operand is data
 
 
-def infer_bounds(eqn, invals: Sequence[Val]) -> Interval | None:
-    """Bounds of the (single or each) integer output of ``eqn``."""
-    name = eqn.primitive.name
-    bs = [bounds_of(v) for v in invals]
-    if name in _STRUCTURAL:
-        k = _DATA_ARGS.get(name, len(bs))
-        return _hull(bs[:k]) if all(b is not None for b in bs[:k]) else None
-    rule = _RULES.get(name)
-    if rule is None:
-        return None
-    if name in ("argmax", "argmin"):
-        return rule(eqn, bs)
-    if name == "select_n":
-        cases = bs[1:]
-        if invals[0].known is not None:  # only the cases the known predicate picks
-            picked = np.unique(np.asarray(invals[0].known).astype(np.int64))
-            cases = [cases[int(i)] for i in picked]
-        return _hull(cases) if all(b is not None for b in cases) else None
-    if any(b is None for b in bs):
-        return None
+def _data_args(name: str, nargs: int) -> list[int] | None:
+    from .rules.structural import POSITION_EVALUATORS
+
+    if name in POSITION_EVALUATORS:
+        data = POSITION_EVALUATORS[name][1]
+        return list(range(nargs)) if data is None else list(data(nargs))
+    if name in _INDEXED_DATA:
+        return _INDEXED_DATA[name]
+    if name in _MONOTONE:
+        return list(range(nargs))
+    return None
+
+
+def _evaluate(eqn, args: list) -> list | None:
+    from . import compat
+    from .known_eval import numpy_eval
+
+    res = numpy_eval(eqn, args)
+    if res is not None:
+        return res
     try:
-        return rule(eqn, bs)
-    except (OverflowError, ValueError):
+        with compat.eqn_context(eqn):
+            out = compat.bind_eqn(eqn, *args)
+    except Exception:  # noqa: BLE001 - no bounds rather than a failure
         return None
+    return list(out) if eqn.primitive.multiple_results else [out]
 
 
-_COMPARISONS: dict[str, Callable[[Interval, Interval], bool | None]] = {
-    "lt": lambda a, b: True if a[1] < b[0] else False if a[0] >= b[1] else None,
-    "le": lambda a, b: True if a[1] <= b[0] else False if a[0] > b[1] else None,
-    "gt": lambda a, b: True if a[0] > b[1] else False if a[1] <= b[0] else None,
-    "ge": lambda a, b: True if a[0] >= b[1] else False if a[1] < b[0] else None,
+def _moved(eqn, invals, bs, data: list[int]) -> list[Interval | None] | None:
+    """Bounds of a value-moving or monotone primitive: the primitive itself run on
+    the lower and on the upper bounds (its other operands known), or the hull."""
+    nout = len(eqn.outvars)
+    if any(bs[i] is None for i in data):
+        return None
+    name = eqn.primitive.name
+    if name == "sort" and len(invals) > 1:
+        data_known = False  # sorting by keys moves the other operands non-monotonically
+    else:
+        data_known = all(v.known is not None for i, v in enumerate(invals) if i not in data)
+    hull = (
+        min(int(bs[i][0].min()) for i in data),
+        max(int(bs[i][1].max()) for i in data),
+    )
+    if name == "gather" and _gather_fills(eqn):
+        fill = eqn.params.get("fill_value")
+        dt = eqn.outvars[0].aval.dtype
+        fill = _dtype_range(dt)[0 if np.dtype(dt).kind == "i" else 1] if fill is None else fill
+        hull = (min(hull[0], int(fill)), max(hull[1], int(fill)))
+    uniform = all(np.ndim(bs[i][0]) == 0 and np.ndim(bs[i][1]) == 0 for i in data)
+    if uniform and name in ("reshape", "broadcast_in_dim", "transpose", "squeeze", "copy"):
+        return [_pair(*hull)] * nout
+    big = any(math_prod(v.aval.shape) > _ELEMENTWISE_LIMIT for v in eqn.outvars)
+    if not data_known or big:
+        return [_pair(*hull)] * nout
+    outs = []
+    for side in (0, 1):
+        args = []
+        for i, v in enumerate(invals):
+            if i in data:
+                arr = np.broadcast_to(bs[i][side], v.shape).astype(v.dtype, copy=False)
+                args.append(arr)
+            else:
+                args.append(np.asarray(v.known))
+        res = _evaluate(eqn, args)
+        if res is None:
+            return [_pair(*hull)] * nout
+        outs.append(res)
+    return [_pair(lo, hi) for lo, hi in zip(*outs)]
+
+
+def _gather_fills(eqn) -> bool:
+    from jax import lax
+
+    return eqn.params.get("mode") == lax.GatherScatterMode.FILL_OR_DROP
+
+
+def math_prod(shape: Sequence[Any]) -> int:
+    return int(np.prod([int(d) for d in shape], dtype=np.int64))
+
+
+def _checked(eqn, out: Interval | None, aval) -> Interval | None:
+    """Keep bounds that fit the output dtype (else the program may wrap around)."""
+    if out is None or _int_kind(aval.dtype) not in ("i", "u"):
+        return None
+    lo, hi = np.asarray(out[0], dtype=np.int64), np.asarray(out[1], dtype=np.int64)
+    dmin, dmax = _dtype_range(aval.dtype)
+    if lo.size == 0 or int(lo.min()) < dmin or int(hi.max()) > dmax:
+        return None
+    shape = tuple(int(d) for d in aval.shape)
+    try:
+        np.broadcast_shapes(lo.shape, shape)
+        np.broadcast_shapes(hi.shape, shape)
+    except ValueError:
+        return None
+    if math_prod(shape) > _ELEMENTWISE_LIMIT and (lo.ndim or hi.ndim):
+        return _pair(lo.min(), hi.max())
+    return lo, hi
+
+
+def infer_bounds(eqn, invals: Sequence[Val]) -> list[Interval | None]:
+    """Bounds of each integer output of ``eqn`` (``None`` where none are inferred)."""
+    name = eqn.primitive.name
+    nout = len(eqn.outvars)
+    bs = [elem_bounds(v) for v in invals]
+    data = _data_args(name, len(invals))
+    outs: list[Interval | None] | None
+    if data is not None:
+        outs = _moved(eqn, invals, bs, data)
+    elif name == "select_n":
+        outs = [_select_n(eqn, invals, bs)]
+    elif name in ("argmax", "argmin"):
+        outs = [_argminmax(eqn, bs)]
+    elif name in _ELEMENTWISE and nout == 1 and all(b is not None for b in bs):
+        try:
+            with np.errstate(all="ignore"):
+                outs = [_ELEMENTWISE[name](eqn, bs)]
+        except (OverflowError, ValueError):
+            outs = None
+    else:
+        outs = None
+    if outs is None:
+        return [None] * nout
+    return [_checked(eqn, o, v.aval) for o, v in zip(outs, eqn.outvars)]
+
+
+_COMPARISONS: dict[str, Callable[[Interval, Interval], tuple[np.ndarray, np.ndarray]]] = {
+    # (where certainly true, where certainly false)
+    "lt": lambda a, b: (a[1] < b[0], a[0] >= b[1]),
+    "le": lambda a, b: (a[1] <= b[0], a[0] > b[1]),
+    "gt": lambda a, b: (a[0] > b[1], a[1] <= b[0]),
+    "ge": lambda a, b: (a[0] >= b[1], a[1] < b[0]),
     "eq": lambda a, b: (
-        False if a[1] < b[0] or b[1] < a[0] else True if a[0] == a[1] == b[0] == b[1] else None
+        (a[0] == a[1]) & (b[0] == b[1]) & (a[0] == b[0]),
+        (a[1] < b[0]) | (b[1] < a[0]),
     ),
     "ne": lambda a, b: (
-        True if a[1] < b[0] or b[1] < a[0] else False if a[0] == a[1] == b[0] == b[1] else None
+        (a[1] < b[0]) | (b[1] < a[0]),
+        (a[0] == a[1]) & (b[0] == b[1]) & (a[0] == b[0]),
     ),
 }
+
+
+def _decide_logic(eqn, invals: Sequence[Val]) -> np.ndarray | None:
+    """``and`` / ``or`` of booleans that one known operand decides alone
+    (``False and ?``, ``True or ?``)."""
+    absorbing = {"and": False, "or": True}[eqn.primitive.name]
+    for v in invals:
+        if v.known is not None and np.all(np.asarray(v.known) == absorbing):
+            shape = tuple(int(d) for d in eqn.outvars[0].aval.shape)
+            return np.broadcast_to(np.asarray(absorbing), shape)
+    return None
 
 
 def decide_comparison(eqn, invals: Sequence[Val]) -> np.ndarray | None:
-    """A comparison of bounded integers whose outcome is the same everywhere."""
+    """A comparison of bounded integers whose outcome the bounds decide at every
+    element, or a boolean ``and``/``or`` a known operand decides, as a known
+    boolean array; ``None`` otherwise."""
+    if eqn.primitive.name in ("and", "or") and np.dtype(eqn.outvars[0].aval.dtype) == bool:
+        return _decide_logic(eqn, invals)
     decide = _COMPARISONS.get(eqn.primitive.name)
     if decide is None or len(invals) != 2:
         return None
-    a, b = bounds_of(invals[0]), bounds_of(invals[1])
+    if any(_int_kind(v.dtype) in (None, "b") for v in invals):
+        return None
+    a, b = elem_bounds(invals[0]), elem_bounds(invals[1])
     if a is None or b is None:
         return None
-    outcome = decide(a, b)
-    if outcome is None:
+    true, false = decide(a, b)
+    if not np.all(true | false):
         return None
     shape = tuple(int(d) for d in eqn.outvars[0].aval.shape)
-    return np.broadcast_to(np.asarray(outcome, dtype=bool), shape)
-
-
-#: most candidate index values enumerated for a bounded index
-MAX_CANDIDATES = 256
+    return np.broadcast_to(np.asarray(true, dtype=bool), shape)
 
 
 def candidates(v: Val, lo_clamp: int, hi_clamp: int) -> np.ndarray | None:
@@ -222,3 +435,32 @@ def candidates(v: Val, lo_clamp: int, hi_clamp: int) -> np.ndarray | None:
     if hi - lo + 1 > MAX_CANDIDATES:
         return None
     return np.arange(lo, hi + 1, dtype=np.int64)
+
+
+def index_candidates(indices: Val, upper: Sequence[int]) -> list[np.ndarray] | None:
+    """Index arrays that together take every value bounded indices can take.
+
+    ``indices`` holds index vectors along its last axis (the gather/scatter
+    convention); component ``k`` behaves alike for every value below ``0`` and
+    for every value above ``upper[k]``. Each element ranges over its own
+    interval, and each component independently of the others, so the union of
+    results over the returned arrays covers every run. ``None`` when more than
+    :data:`MAX_CANDIDATES` arrays would be needed.
+    """
+    b = elem_bounds(indices)
+    if b is None or not indices.shape:
+        return None
+    shape = indices.shape
+    ub = np.asarray(upper, dtype=np.int64)
+    lo = np.clip(np.broadcast_to(b[0], shape), -1, ub)
+    hi = np.clip(np.broadcast_to(b[1], shape), -1, ub)
+    k = shape[-1]
+    width = (hi - lo).reshape(-1, k).max(axis=0) if lo.size else np.zeros(k, np.int64)
+    if int(np.prod(width + 1, dtype=np.float64)) > MAX_CANDIDATES:
+        return None
+    import itertools
+
+    out = []
+    for step in itertools.product(*(range(int(w) + 1) for w in width)):
+        out.append(np.minimum(lo + np.asarray(step, dtype=np.int64), hi).astype(np.int32))
+    return out

@@ -46,15 +46,16 @@ class Val:
         deps: dependency pattern on the tracked inputs (``None``: depends on none).
         known: its concrete value when it does not depend on any traced input
             (literals, constants, iota, index arithmetic), else ``None``.
-        bounds: for an unknown integer value, an interval ``(lo, hi)`` holding
-            every element (see :mod:`~sparsediff.detection.intervals`), or ``None``.
+        bounds: for an unknown integer value, per-element bounds ``(lo, hi)``: two
+            int64 arrays broadcastable to ``shape`` (see
+            :mod:`~sparsediff.detection.intervals`), or ``None``.
     """
 
     shape: tuple[int, ...]
     dtype: Any
     deps: Deps | None = None
     known: Any = None
-    bounds: tuple[int, int] | None = None
+    bounds: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def size(self) -> int:

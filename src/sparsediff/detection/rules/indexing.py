@@ -12,12 +12,14 @@ over those axes); scatters with unknown indices may write anywhere.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from jax import lax
 from jax.extend.core import primitives as P
 
 from ..deps import aggregate, reduce_all, reduce_axes, take, union
-from ..intervals import MAX_CANDIDATES, bounds_of, candidates
+from ..intervals import MAX_CANDIDATES, candidates, index_candidates
 from ..registry import register_rule
 
 __all__ = ["register", "scatter_targets"]
@@ -37,47 +39,40 @@ def _as_np(x) -> np.ndarray:
 
 
 # -- gather -----------------------------------------------------------------
+def _position_mode(mode):
+    """The mode positions are gathered in: out-of-bounds behaviour that is only
+    promised away is taken as XLA implements it for gathers (clamping)."""
+    return lax.GatherScatterMode.CLIP if mode == lax.GatherScatterMode.PROMISE_IN_BOUNDS else mode
+
+
+def _gather_positions(pos: np.ndarray, idx, params) -> np.ndarray:
+    out = _pointwise_gather(pos, idx, params)
+    if out is None:
+        out = P.gather_p.bind(pos, idx, **params)
+    return _as_np(out)
+
+
 def gather_rule(ctx, eqn, invals):
     operand, indices = invals
     params = dict(eqn.params)
     params["fill_value"] = -1
+    params["mode"] = _position_mode(params["mode"])
     deps = operand.deps
     shape = operand.shape
     if indices.known is not None:
-        idx = indices.known
+        return [take(deps, _gather_positions(_positions32(shape), indices.known, params))]
+    smap = tuple(params["dimension_numbers"].start_index_map)
+    choices = index_candidates(indices, [shape[d] for d in smap])
+    if choices is not None:
+        # Bounded input-dependent indices: the union over every value they can take.
         pos = _positions32(shape)
-    elif (values := _bounded_index_values(indices)) is not None:
-        # Bounded input-dependent indices: union over every value they can take.
-        pos = _positions32(shape)
-        parts = []
-        for value in values:
-            idx = np.full(indices.shape, value, dtype=np.int32)
-            out = _pointwise_gather(pos, idx, params)
-            if out is None:
-                out = P.gather_p.bind(pos, idx, **params)
-            parts.append(take(deps, _as_np(out)))
-        return [union(*parts)]
-    else:
-        # Unknown indices: any element along the indexed axes may be taken.
-        axes = tuple(params["dimension_numbers"].start_index_map)
-        deps = reduce_axes(deps, shape, axes)
-        red_shape = tuple(1 if i in axes else s for i, s in enumerate(shape))
-        pos = np.broadcast_to(_positions32(red_shape), shape)
-        idx = np.zeros(indices.shape, dtype=np.int32)
-        params["mode"] = lax.GatherScatterMode.CLIP
-    out = _pointwise_gather(pos, idx, params)
-    if out is None:
-        out = P.gather_p.bind(pos, idx, **params)
-    return [take(deps, _as_np(out))]
-
-
-def _bounded_index_values(indices) -> np.ndarray | None:
-    b = bounds_of(indices)
-    if b is None or b[1] - b[0] + 1 > MAX_CANDIDATES:
-        return None
-    lo = max(b[0], np.iinfo(np.int32).min)
-    hi = min(b[1], np.iinfo(np.int32).max)
-    return np.arange(lo, hi + 1, dtype=np.int64)
+        return [union(*(take(deps, _gather_positions(pos, idx, params)) for idx in choices))]
+    # Unknown indices: any element along the indexed axes may be taken.
+    deps = reduce_axes(deps, shape, smap)
+    red_shape = tuple(1 if i in smap else s for i, s in enumerate(shape))
+    pos = np.broadcast_to(_positions32(red_shape), shape)
+    params["mode"] = lax.GatherScatterMode.CLIP
+    return [take(deps, _gather_positions(pos, np.zeros(indices.shape, np.int32), params))]
 
 
 def _resolve(idx: np.ndarray, dims: tuple[int, ...], mode) -> np.ndarray:
@@ -177,22 +172,23 @@ def _scatter_rule(overwrites: bool):
         mode = eqn.params["mode"]
         out_size = operand.size
         if indices.known is None:
-            values = _bounded_index_values(indices)
-            if values is None:
+            order = tuple(dnums.scatter_dims_to_operand_dims)
+            choices = index_candidates(indices, [operand.shape[d] for d in order])
+            if choices is None:
                 # Unknown destinations: every output element may receive any update.
                 upd = reduce_all(updates.deps)
                 spread = take(upd, np.zeros(out_size, dtype=np.int64))
                 return [union(operand.deps, spread)]
             # Bounded destinations: the union over every value the indices can take;
-            # the operand may survive anywhere.
+            # the operand may survive anywhere. Out-of-bounds updates that are only
+            # promised away land clamped (sound whatever XLA does with them).
             land = (
-                lax.GatherScatterMode.CLIP
-                if mode == lax.GatherScatterMode.CLIP
-                else (lax.GatherScatterMode.FILL_OR_DROP)
+                lax.GatherScatterMode.FILL_OR_DROP
+                if mode == lax.GatherScatterMode.FILL_OR_DROP
+                else lax.GatherScatterMode.CLIP
             )
             parts = [operand.deps]
-            for value in values:
-                idx = np.full(indices.shape, value, dtype=np.int32)
+            for idx in choices:
                 targets = scatter_targets(operand.shape, idx, updates.shape, dnums, land)
                 parts.append(aggregate(updates.deps, targets, np.arange(updates.size), out_size))
             return [union(*parts)]
@@ -219,95 +215,81 @@ def _scatter_rule(overwrites: bool):
 
 
 # -- dynamic_slice / dynamic_update_slice -----------------------------------
-def _starts(invals, first: int, ndim: int):
-    """Known start indices (or None per axis when unknown)."""
-    out = []
-    for v in invals[first : first + ndim]:
-        out.append(None if v.known is None else int(np.asarray(v.known).reshape(())))
-    return out
+def _windows(invals, first: int, shape, sizes):
+    """The windows a dynamic slice can take, as ``(combos, reduced)``.
 
-
-def _start_choices(invals, first, shape, sizes):
-    """Per axis, the clamped start values an unknown but bounded start can take."""
-    import itertools
-
-    choices = []
-    for i, v in enumerate(invals[first : first + len(shape)]):
-        if v.known is not None:
-            choices.append([int(np.asarray(v.known).reshape(()))])
+    XLA clamps *every* start, known or not, into ``[0, dim - size]``. Per axis
+    the clamped values a start can take are enumerated (one for a known start);
+    axes whose values cannot be enumerated together within
+    :data:`MAX_CANDIDATES` windows are ``reduced``: there the window may lie
+    anywhere. ``combos`` lists the start tuples (``0`` on reduced axes).
+    """
+    per_axis = [
+        candidates(v, 0, dim - size)
+        for v, dim, size in zip(invals[first : first + len(shape)], shape, sizes)
+    ]
+    reduced = [i for i, c in enumerate(per_axis) if c is None]
+    total = 1
+    for i in sorted(
+        (i for i, c in enumerate(per_axis) if c is not None), key=lambda i: len(per_axis[i])
+    ):
+        if total * len(per_axis[i]) > MAX_CANDIDATES:
+            reduced.append(i)
         else:
-            c = candidates(v, 0, shape[i] - sizes[i])
-            if c is None:
-                return None
-            choices.append([int(x) for x in c])
-    total = int(np.prod([len(c) for c in choices]))
-    if total > MAX_CANDIDATES:
-        return None
-    return list(itertools.product(*choices))
+            total *= len(per_axis[i])
+    lists = [[0] if i in reduced else [int(s) for s in c] for i, c in enumerate(per_axis)]
+    return list(itertools.product(*lists)), tuple(sorted(reduced))
+
+
+def _reduced_positions(deps, shape, reduced):
+    """Operand positions (and deps) where the ``reduced`` axes collapse to one row."""
+    if not reduced:
+        return deps, np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+    deps = reduce_axes(deps, shape, reduced)
+    red = tuple(1 if i in reduced else s for i, s in enumerate(shape))
+    pos = np.arange(int(np.prod(red, dtype=np.int64)), dtype=np.int64).reshape(red)
+    return deps, np.broadcast_to(pos, shape)
 
 
 def dynamic_slice_rule(ctx, eqn, invals):
     operand = invals[0]
     shape = operand.shape
     sizes = tuple(int(s) for s in eqn.params["slice_sizes"])
-    starts = _starts(invals, 1, len(shape))
-    if None in starts and (combos := _start_choices(invals, 1, shape, sizes)) is not None:
-        pos = np.arange(operand.size, dtype=np.int64).reshape(shape)
-        parts = [
-            take(operand.deps, pos[tuple(slice(s, s + k) for s, k in zip(combo, sizes))])
-            for combo in combos
-        ]
-        return [union(*parts)]
-    unknown = tuple(i for i, s in enumerate(starts) if s is None)
-    deps = operand.deps
-    pos = np.arange(operand.size, dtype=np.int64).reshape(shape)
-    if unknown:
-        deps = reduce_axes(deps, shape, unknown)
-        red = tuple(1 if i in unknown else s for i, s in enumerate(shape))
-        pos = np.broadcast_to(np.arange(int(np.prod(red)), dtype=np.int64).reshape(red), shape)
-    sl = []
-    for i, (dim, size) in enumerate(zip(shape, sizes)):
-        s = 0 if starts[i] is None else min(max(starts[i], 0), dim - size)  # lax clamps
-        sl.append(slice(s, s + size))
-    return [take(deps, pos[tuple(sl)])]
+    combos, reduced = _windows(invals, 1, shape, sizes)
+    deps, pos = _reduced_positions(operand.deps, shape, reduced)
+    parts = [
+        take(deps, pos[tuple(slice(s, s + k) for s, k in zip(combo, sizes))]) for combo in combos
+    ]
+    return [union(*parts)]
 
 
 def dynamic_update_slice_rule(ctx, eqn, invals):
     operand, update = invals[0], invals[1]
     shape = operand.shape
     ushape = update.shape
-    starts = _starts(invals, 2, len(shape))
-    if None in starts and (combos := _start_choices(invals, 2, shape, ushape)) is not None:
-        # The update lands at one of the candidate windows; the operand may survive.
-        upd_pos = np.arange(update.size, dtype=np.int64).reshape(ushape)
-        parts = [operand.deps]
-        for combo in combos:
-            target = np.full(shape, -1, dtype=np.int64)
-            target[tuple(slice(s, s + k) for s, k in zip(combo, ushape))] = upd_pos
-            parts.append(take(update.deps, target))
-        return [union(*parts)]
-    unknown = tuple(i for i, s in enumerate(starts) if s is None)
+    if update.size == 0:
+        return [operand.deps]
+    combos, reduced = _windows(invals, 2, shape, ushape)
+    # On reduced axes the update may land anywhere: it is collapsed and spread.
+    upd_deps, upd_pos = _reduced_positions(update.deps, ushape, reduced)
+    upd_pos = upd_pos[
+        tuple(slice(0, 1) if i in reduced else slice(None) for i in range(len(shape)))
+    ]
+    parts = []
+    covered = np.zeros(shape, dtype=np.int64)  # how many of the windows cover an element
+    for combo in combos:
+        window = tuple(
+            slice(None) if i in reduced else slice(s, s + k)
+            for i, (s, k) in enumerate(zip(combo, ushape))
+        )
+        target = np.full(shape, -1, dtype=np.int64)
+        target[window] = np.broadcast_to(upd_pos, target[window].shape)
+        parts.append(take(upd_deps, target))
+        covered[window] += 1
     out_pos = np.arange(operand.size, dtype=np.int64).reshape(shape)
-    upd_deps = update.deps
-    upd_pos_src = np.arange(update.size, dtype=np.int64).reshape(ushape)
-    if unknown:
-        # The update may land anywhere along unknown axes; the operand may survive.
-        upd_deps = reduce_axes(upd_deps, ushape, unknown)
-        red = tuple(1 if i in unknown else s for i, s in enumerate(ushape))
-        upd_pos_src = np.arange(int(np.prod(red)), dtype=np.int64).reshape(red)
-    window = []
-    for i, (dim, size) in enumerate(zip(shape, ushape)):
-        if starts[i] is None:
-            window.append(slice(None))
-        else:
-            s = min(max(starts[i], 0), dim - size)
-            window.append(slice(s, s + size))
-    upd_pos = np.full(shape, -1, dtype=np.int64)
-    upd_pos[tuple(window)] = np.broadcast_to(upd_pos_src, upd_pos[tuple(window)].shape)
-    if not unknown:
-        out_pos = out_pos.copy()
-        out_pos[tuple(window)] = -1
-    return [union(take(operand.deps, out_pos), take(upd_deps, upd_pos))]
+    if not reduced:  # overwritten wherever every possible window lies
+        out_pos[covered == len(combos)] = -1
+    return [union(take(operand.deps, out_pos), *parts)]
 
 
 def register() -> None:
