@@ -11,13 +11,15 @@ Operands of shape ``()`` broadcast against the others, as lax allows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from jax.extend.core import primitives as P
 
 from ..deps import broadcast_rows, take, union
 from ..registry import register_rule
 
-__all__ = ["DERIVATIVE_ARGS", "ALL", "register"]
+__all__ = ["DERIVATIVE_ARGS", "ZERO_DERIVATIVE_WHEN", "ALL", "register"]
 
 ALL = "all"
 
@@ -52,6 +54,11 @@ for _name in _NO_ARGS:
 # select_n(pred, *cases): the predicate is piecewise constant.
 DERIVATIVE_ARGS["select_n"] = "cases"
 
+#: parameters that make a primitive's derivative vanish everywhere (``x ** 0``)
+ZERO_DERIVATIVE_WHEN: dict[str, Callable[[dict], bool]] = {
+    "integer_pow": lambda params: params["y"] == 0
+}
+
 
 def _out_shape(eqn) -> tuple[int, ...]:
     return tuple(int(d) for d in eqn.outvars[0].aval.shape)
@@ -61,6 +68,9 @@ def elementwise_rule(ctx, eqn, invals):
     """Union of the (broadcast) patterns of the arguments with non-zero derivative."""
     spec = DERIVATIVE_ARGS[eqn.primitive.name]
     shape = _out_shape(eqn)
+    vanishes = ZERO_DERIVATIVE_WHEN.get(eqn.primitive.name)
+    if vanishes is not None and vanishes(eqn.params):
+        return [None]
     if spec == ALL:
         args = range(len(invals))
     elif spec == "cases":

@@ -57,9 +57,30 @@ def _blockwise(batch_ndim: int, eqn, invals):
     return outs
 
 
+#: outputs that are triangular by construction: (output index, "upper" | "lower")
+TRIANGULAR_OUTPUTS: dict[str, tuple[int, str]] = {"qr": (1, "upper")}
+
+
+def _zero_triangle(deps, shape: tuple[int, ...], keep: str):
+    """Drop the rows of the strict triangle opposite ``keep`` of each matrix."""
+    if deps is None or len(shape) < 2:
+        return deps
+    i = np.arange(shape[-2])[:, None]
+    j = np.arange(shape[-1])[None, :]
+    inside = (i <= j) if keep == "upper" else (i >= j)
+    rows = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+    return take(deps, np.where(np.broadcast_to(inside, shape), rows, -1).reshape(-1))
+
+
 def block_rule(ctx, eqn, invals):
-    core = BLOCK_CORE_DIMS[eqn.primitive.name]
-    return _blockwise(max(len(invals[0].shape) - core, 0), eqn, invals)
+    name = eqn.primitive.name
+    core = BLOCK_CORE_DIMS[name]
+    outs = _blockwise(max(len(invals[0].shape) - core, 0), eqn, invals)
+    if name in TRIANGULAR_OUTPUTS:
+        k, keep = TRIANGULAR_OUTPUTS[name]
+        shape = tuple(int(d) for d in eqn.outvars[k].aval.shape)
+        outs[k] = _zero_triangle(outs[k], shape, keep)
+    return outs
 
 
 def fft_rule(ctx, eqn, invals):
