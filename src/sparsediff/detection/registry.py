@@ -29,6 +29,8 @@ __all__ = [
     "RULES",
     "Rule",
     "register_rule",
+    "register_rule_by_name",
+    "NAMED_RULES",
     "get_rule",
     "DetectionOptions",
     "detection_options",
@@ -70,8 +72,23 @@ def register_rule(primitive: Primitive, rule: Rule | None = None, *, overwrite: 
     return _set(rule)
 
 
+#: rules for primitives that other libraries define (Equinox), looked up by name so
+#: that detection need not import those libraries; a rule in RULES comes first
+NAMED_RULES: dict[str, Rule] = {}
+
+
+def register_rule_by_name(name: str, rule: Rule) -> None:
+    """Register ``rule`` for the primitive(s) named ``name`` that have no rule of
+    their own in :data:`RULES` (for primitives of libraries sparsediff does not
+    import)."""
+    NAMED_RULES[name] = rule
+
+
 def get_rule(primitive: Primitive) -> Rule | None:
-    return RULES.get(primitive)
+    rule = RULES.get(primitive)
+    if rule is None and NAMED_RULES:
+        rule = NAMED_RULES.get(primitive.name)
+    return rule
 
 
 @dataclasses.dataclass(frozen=True)

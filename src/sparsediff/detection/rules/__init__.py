@@ -4,6 +4,7 @@ from . import (
     contractions,
     control_flow,
     elementwise,
+    equinox,
     indexing,
     linalg,
     misc,
@@ -13,7 +14,7 @@ from . import (
 )
 
 FAMILIES = (elementwise, structural, indexing, reductions, contractions, control_flow, linalg, misc)
-FAMILIES = (*FAMILIES, sparse)
+FAMILIES = (*FAMILIES, sparse, equinox)
 
 for _family in FAMILIES:
     _family.register()

@@ -21,6 +21,8 @@
 
 from __future__ import annotations
 
+import contextvars
+
 import jax
 import numpy as np
 from jax.extend.core import primitives as P
@@ -62,29 +64,60 @@ def _tangent_of(v: Val):
     return jax.ShapeDtypeStruct(v.shape, v.dtype if is_float_dtype(v.dtype) else jax.dtypes.float0)
 
 
+#: custom JVP rules traced inside one another before inner calls count as primals
+MAX_CUSTOM_JVP_DEPTH = 8
+_CUSTOM_JVP_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "sparsediff_custom_jvp_depth", default=0
+)
+
+
 def custom_jvp_rule(ctx, eqn, invals):
+    depth = _CUSTOM_JVP_DEPTH.get()
+    if depth >= MAX_CUSTOM_JVP_DEPTH:
+        # Rules nested this deep apply custom-JVP functions to tangents (a rule
+        # may call its own function on its tangent, which would recurse without
+        # end). JAX evaluates such inner calls by their primal, and a rule's
+        # tangent map is linear, so the primal's pattern is the tangent map's.
+        return [o.deps for o in ctx.eval_closed(eqn.params["call_jaxpr"], invals)]
+    token = _CUSTOM_JVP_DEPTH.set(depth + 1)
+    try:
+        return _custom_jvp_pattern(ctx, eqn, invals)
+    finally:
+        _CUSTOM_JVP_DEPTH.reset(token)
+
+
+def _custom_jvp_pattern(ctx, eqn, invals):
     from .. import compat
 
-    float_in = [i for i, v in enumerate(invals) if is_float_dtype(v.dtype)]
+    # Only inputs with a pattern get a tangent; the others are closed over, so
+    # their tangents are symbolic zeros, as in JAX's own AD (a rule that refuses
+    # any tangent, like Equinox's ``nondifferentiable``, is then never called).
+    diff = [i for i, v in enumerate(invals) if is_float_dtype(v.dtype) and v.deps is not None]
 
     def jvp_fn(primals, tangents):
-        full_t = []
-        it = iter(tangents)
-        for v in invals:
-            if is_float_dtype(v.dtype):
-                full_t.append(next(it))
-            else:
-                full_t.append(np.zeros(v.shape, dtype=jax.dtypes.float0))
-        outs = lambda *a: compat.bind_eqn(eqn, *a)  # noqa: E731
-        _, t_out = jax.jvp(outs, tuple(primals), tuple(full_t))
+        def bound(*d):
+            args = list(primals)
+            for i, a in zip(diff, d):
+                args[i] = a
+            return compat.bind_eqn(eqn, *args)
+
+        _, t_out = jax.jvp(bound, tuple(primals[i] for i in diff), tuple(tangents))
         return t_out
 
-    closed = jax.make_jaxpr(jvp_fn)(
-        [_spec(v) for v in invals], [_spec(invals[i]) for i in float_in]
-    )
+    try:
+        closed = jax.make_jaxpr(jvp_fn)(
+            [_spec(v) for v in invals], [_spec(invals[i]) for i in diff]
+        )
+    except Exception as err:  # the user's rule refuses: so would jax.jacfwd
+        info = getattr(eqn.params["call_jaxpr"].jaxpr, "debug_info", None)
+        name = str(getattr(info, "func_src_info", None) or "a custom_jvp function")
+        raise ValueError(
+            f"f is not differentiable: the custom JVP rule of {name} raised "
+            f"{type(err).__name__}: {err}"
+        ) from err
     # primals: values known or unknown, no tracked dependence; tangents: the patterns
     primal_vals = [Val(v.shape, v.dtype, None, v.known) for v in invals]
-    tangent_vals = [Val(invals[i].shape, invals[i].dtype, invals[i].deps) for i in float_in]
+    tangent_vals = [Val(invals[i].shape, invals[i].dtype, invals[i].deps) for i in diff]
     outs = ctx.eval_closed(closed, primal_vals + tangent_vals)
     return [o.deps for o in outs]
 
