@@ -228,3 +228,92 @@ def test_prefix_unions_match_step_by_step_merges(seed, reverse):
     want, want_last = _running_loop(init, d, order, size, n)
     np.testing.assert_array_equal(got.todense(), want.todense())
     np.testing.assert_array_equal(got_last.todense(), want_last.todense())
+
+
+# -- Hessians through while loops (no reverse mode) -----------------------------------
+def _forward_hessian_union(f, x, points=6, seed=0):
+    """Union of non-zeros of forward-over-forward Hessians (jax.hessian refuses loops)."""
+    rng = np.random.default_rng(seed)
+    acc = np.zeros((x.size, x.size), bool)
+    for _ in range(points):
+        z = rng.normal(size=x.shape).astype(np.float32)
+        acc |= np.abs(np.asarray(jax.jacfwd(jax.jacfwd(f))(z))).reshape(x.size, x.size) > 0
+    return acc
+
+
+WHILE_HESSIANS = {
+    "counter": lambda x: lax.while_loop(
+        lambda c: c[1] < 3, lambda c: (jnp.sin(c[0]) * c[0] + 0.1 * c[0] ** 2, c[1] + 1), (x, 0)
+    )[0].sum(),
+    "data_dependent_stop": lambda x: lax.while_loop(
+        lambda c: (jnp.sum(c[0] ** 2) < 10.0) & (c[1] < 5),
+        lambda c: (c[0] * 1.5 + 0.1 * c[0][::-1] ** 2, c[1] + 1),
+        (x, 0),
+    )[0][0],
+    "fori_traced_bound": lambda x: (
+        lax.fori_loop(0, jnp.argmax(x), lambda i, c: c * x[i], 1.0) + x[0] ** 2
+    ),
+    "separable": lambda x: jnp.sum(
+        lax.while_loop(lambda c: c[1] < 2, lambda c: (jnp.tanh(c[0]) ** 2, c[1] + 1), (x, 0))[0]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WHILE_HESSIANS))
+def test_hessian_sparsity_through_while_loops(name):
+    f = WHILE_HESSIANS[name]
+    x = np.full(6, 0.3, np.float32)
+    pattern = sd.hessian_sparsity(f, x)
+    truth = _forward_hessian_union(f, x)
+    assert not (truth & ~pattern.todense()).any()
+
+
+def test_hessian_of_an_elementwise_loop_stays_diagonal():
+    """The reverse-mode stand-in keeps the diagonal (and scales to large n)."""
+    f = WHILE_HESSIANS["separable"]
+    assert np.array_equal(sd.hessian_sparsity(f, np.ones(6, np.float32)).todense(), np.eye(6))
+    assert sd.hessian_sparsity(f, np.ones(20_000, np.float32)).nnz == 20_000
+
+
+def test_hessian_of_a_stencil_loop_is_exact():
+    def f(x):
+        def body(c):
+            y, k = c
+            return y + 0.1 * jnp.sin(jnp.roll(y, 1) * y), k + 1
+
+        return jnp.sum(lax.while_loop(lambda c: c[1] < 4, body, (x, 0))[0] ** 2)
+
+    x = np.full(8, 0.3, np.float32)
+    pattern = sd.hessian_sparsity(f, x)
+    assert np.array_equal(pattern.todense(), _forward_hessian_union(f, x))
+
+
+def test_hessian_through_a_loop_nested_in_scan_and_cond():
+    def f(x):
+        def inner(c):
+            body = lambda s: (s[0] * jnp.cos(s[0]), s[1] + 1)  # noqa: E731
+            return lax.while_loop(lambda s: s[1] < 2, body, (c, 0))[0]
+
+        out, ys = lax.scan(lambda c, xi: (inner(c) + xi, c[0]), x[:3], x[3:6, None] * jnp.ones(3))
+        return lax.cond(x[0] > 0, lambda: jnp.sum(out**2), lambda: jnp.sum(ys))
+
+    x = np.full(6, 0.3, np.float32)
+    pattern = sd.hessian_sparsity(f, x)
+    truth = _forward_hessian_union(f, x)
+    assert not (truth & ~pattern.todense()).any()
+
+
+# -- custom_jvp rules that call the function itself ---------------------------------
+@jax.custom_jvp
+def _doubling(x):
+    return 2.0 * x
+
+
+_doubling.defjvp(lambda p, t: (_doubling(p[0]), _doubling(t[0])))
+
+
+def test_custom_jvp_applied_to_its_own_tangent_does_not_recurse():
+    pattern = sd.jacobian_sparsity(_doubling, jnp.zeros(3))
+    assert np.array_equal(pattern.todense(), np.eye(3, dtype=bool))
+    h = sd.hessian_sparsity(lambda x: jnp.sum(_doubling(x) ** 2), jnp.zeros(3))
+    assert np.array_equal(h.todense(), np.eye(3, dtype=bool))

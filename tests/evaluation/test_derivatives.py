@@ -281,3 +281,23 @@ def test_brusselator_n256_beyond_int32_dense_indexing():
         sel = idx[:, 1] == col
         np.testing.assert_allclose(data[sel], column[idx[sel, 0]], rtol=1e-5, atol=1e-5)
         assert np.count_nonzero(column) <= sel.sum()
+
+
+def test_hessian_through_a_while_loop_is_evaluated_forward_over_forward():
+    """JAX has no reverse mode through while_loop: the gradient is taken in forward
+    mode, and the sparse Hessian equals the dense forward-over-forward one."""
+
+    def f(x):
+        def body(c):
+            y, k = c
+            return jnp.sin(y) * y + 0.5 * jnp.roll(y, 1) ** 2, k + 1
+
+        return jnp.sum(jax.lax.while_loop(lambda c: c[1] < 3, body, (x, 0))[0] ** 2)
+
+    x = jnp.linspace(0.1, 0.9, 12)
+    prepared = sd.hessian(f, x, output_format="dense")
+    dense = jax.jacfwd(jax.jacfwd(f))(x)
+    assert np.allclose(prepared(x), dense, rtol=1e-4, atol=1e-5)
+    assert np.allclose(
+        jax.jit(prepared)(x * 0.5), jax.jacfwd(jax.jacfwd(f))(x * 0.5), rtol=1e-4, atol=1e-5
+    )

@@ -14,9 +14,15 @@ from . import compat
 from . import rules as _rules  # noqa: F401  (fills the rule table)
 from .deps import Deps, index_dtype
 from .interpreter import Interpreter
+from .reversible import reversible
 from .values import Val, is_float_dtype
 
-__all__ = ["jacobian_sparsity", "hessian_sparsity", "trace_for_detection"]
+__all__ = [
+    "jacobian_sparsity",
+    "hessian_sparsity",
+    "trace_for_detection",
+    "is_reverse_mode_loop_error",
+]
 
 
 def _is_array_like(x: Any) -> bool:
@@ -268,6 +274,13 @@ def _scalar_output(out: Any) -> Any:
     return out.reshape(())
 
 
+def is_reverse_mode_loop_error(err: BaseException) -> bool:
+    """Whether ``err`` is JAX refusing reverse-mode AD through a ``while_loop``."""
+    return isinstance(err, ValueError) and "Reverse-mode differentiation does not work for" in str(
+        err
+    )
+
+
 def hessian_sparsity(
     f: Callable, *args: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False, **kwargs: Any
 ) -> SparsityPattern:
@@ -288,8 +301,17 @@ def hessian_sparsity(
             out = split_aux(out)[0]
         return _scalar_output(out)
 
-    grad_f = jax.grad(scalar_f, argnums=argnums_t[0] if single else argnums_t)
-    traced = trace_for_detection(grad_f, args, kwargs, argnums_t[0] if single else argnums_t, False)
+    nums = argnums_t[0] if single else argnums_t
+    try:
+        traced = trace_for_detection(jax.grad(scalar_f, argnums=nums), args, kwargs, nums, False)
+    except ValueError as err:
+        if not is_reverse_mode_loop_error(err):
+            raise
+        # A while_loop (or fori_loop with traced bounds) has no reverse mode: each
+        # loop gets a reverse-mode stand-in whose fixed point covers the true
+        # reverse pass (see detection.reversible).
+        grad_f = jax.grad(reversible(scalar_f), argnums=nums)
+        traced = trace_for_detection(grad_f, args, kwargs, nums, False)
     pattern = _detect(traced)
     # The output of grad has the input structure; report it as such.
     return SparsityPattern(

@@ -20,6 +20,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from ..detection.api import is_reverse_mode_loop_error
+
 __all__ = ["UNROLL_MAX", "map_products", "jvp_products", "vjp_products", "hvp_products"]
 
 
@@ -90,6 +92,22 @@ def hvp_products(
         (v, aux), grad = jax.value_and_grad(f, has_aux=True)(z)
         return (v, grad), aux
 
-    (value, grad), lin, aux = jax.linearize(value_grad, x, has_aux=True)
+    def forward_value_grad(z):
+        def value_twice(w):
+            v, aux = f(w)
+            return v, (v, aux)
+
+        grad, (v, aux) = jax.jacfwd(value_twice, has_aux=True)(z)
+        return (v, grad), aux
+
+    try:
+        (value, grad), lin, aux = jax.linearize(value_grad, x, has_aux=True)
+    except ValueError as err:
+        if not is_reverse_mode_loop_error(err):
+            raise
+        # f has a while_loop, which has no reverse mode: the gradient in forward
+        # mode instead (forward over forward; each product then costs one JVP per
+        # input element, see the Hessian how-to).
+        (value, grad), lin, aux = jax.linearize(forward_value_grad, x, has_aux=True)
     products = map_products(lambda s: lin(s)[1], seeds, chunk_size, constrain)
     return value, grad, aux, products
