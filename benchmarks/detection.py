@@ -33,8 +33,16 @@ Methodology
   asdex's ``k``.  ``time.perf_counter`` wall time, ``gc.collect()`` before (outside) every call.
 * asdex is skipped above a per-problem size cap (``Problem.asdex_max``) to keep the full run
   under fifteen minutes.
+* Soundness at every size (the ``sd check`` column): sparsediff's pattern must contain every
+  nonzero of the numeric derivative at a random point: the dense ``jax.jacfwd`` /
+  ``jax.hessian`` where it has at most ``benchmarks.checks.DENSE_CHECK_ELEMENTS`` elements,
+  else ``benchmarks.checks.PROBES`` random columns (and the first and last) computed with one
+  JVP / HVP each (untimed).
 * After the tables, each problem is checked at a tiny size: both patterns are compared entry by
   entry, and against the nonzeros of the dense derivative computed with JAX at a random point.
+* The verdicts (``benchmarks.verdicts.detection_verdicts``) close the report; the script exits
+  with status 1 when one fails (a missing nonzero, an error, an inexact count, an exactness
+  case not exact, a memory target, or, in full runs, the speed-up target).
 * Exactness cases: the true pattern is the union of the nonzeros of the dense ``jax.jacfwd``
   Jacobian at three random points, cross-checked against a hand-derived count.
 * ``--memory`` runs, each in a fresh interpreter (before the timing runs), sparsediff on
@@ -58,6 +66,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from . import verdicts
+from .checks import pattern_missing
 from .common import (
     compare_patterns,
     fmt_bytes,
@@ -174,6 +184,24 @@ def _warm_up(tool: str, problem: Problem, size: int) -> None:
             pass
 
 
+def _soundness(row: dict[str, Any], prob: Problem, size: int, pattern: Any) -> None:
+    """Fills ``sd_check`` and ``sd_missing``: the pattern against the numeric derivative."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = pattern_missing(
+                prob.fn, prob.kind, prob.concrete(size, seed=1), pattern.rows, pattern.cols,
+                row["shape"][0],
+            )  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - the missing check is a failing verdict
+        row["sd_check"] = f"failed: {type(exc).__name__}: {exc}".splitlines()[0][:120]
+        return
+    row["sd_check"] = res["check"] if res["check"] == "dense" else f"{res['columns']} columns"
+    row["sd_missing"] = res["missing"]
+    if res["example"] is not None:
+        row["sd_check"] += f", e.g. {res['example']}"
+
+
 def run(
     quick: bool = False,
     max_n: int | None = None,
@@ -247,6 +275,8 @@ def run(
                 "patterns": None,
                 "only_sd": None,
                 "only_asdex": None,
+                "sd_check": None,
+                "sd_missing": None,
             }
             if verbose:
                 log(f"[{prob.name}] {prob.size_label(size)}: sparsediff (k={k}) ...")
@@ -261,6 +291,7 @@ def run(
                 row["sd_warnings"] = sd["warnings"]
                 if sd_pat.nnz:
                     row["sd_ns_per_nnz"] = sd["time"] / sd_pat.nnz * 1e9
+                _soundness(row, prob, size, sd_pat)
             if verbose:
                 log(f"    sparsediff: {fmt_seconds(row['sd_time'])} {row['sd_error'] or ''}")
 
@@ -518,6 +549,7 @@ def format_table(rows: Sequence[dict[str, Any]], problem: Problem) -> str:
         "patterns",
         "sd ns/nnz",
         "k",
+        "sd check",
     ]
     body = []
     for r in rows:
@@ -541,9 +573,19 @@ def format_table(rows: Sequence[dict[str, Any]], problem: Problem) -> str:
                 r["patterns"] or "-",
                 "-" if ns is None else f"{ns:.1f}",
                 k,
+                _check_cell(r),
             ]
         )
-    return markdown_table(headers, body, align="lrrrrrrrlrr")
+    return markdown_table(headers, body, align="lrrrrrrrlrrl")
+
+
+def _check_cell(r: dict[str, Any]) -> str:
+    """``ok (dense)``, ``ok (6 columns)``, ``MISSING 3 (...)`` or the failure."""
+    if r.get("sd_missing") is None:
+        return r.get("sd_check") or "-"
+    if r["sd_missing"]:
+        return f"WRONG: {r['sd_missing']:,} missing ({r['sd_check']})"
+    return f"ok ({r['sd_check']})"
 
 
 def _exact_cell(e: dict[str, Any], tool: str) -> tuple[str, str]:
@@ -768,7 +810,21 @@ def report(
             if c["error"]:
                 parts.append(f"errors on {c['error']}")
             lines.append(f"- {tool}: " + ", ".join(parts))
+    lines += ["", "## Verdicts", ""]
+    lines.append(verdicts.format_verdicts(verdicts_of(rows, checks, memory, exactness), quick))
     return "\n".join(lines)
+
+
+def verdicts_of(
+    rows: Sequence[dict[str, Any]],
+    checks: Sequence[dict[str, Any]] | None,
+    memory: dict[str, Any] | Sequence[dict[str, Any]] | None,
+    exactness: Sequence[dict[str, Any]] | None,
+) -> list[verdicts.Verdict]:
+    mems = [memory] if isinstance(memory, dict) else list(memory or [])
+    return verdicts.detection_verdicts(
+        rows, checks or [], exactness or [], mems, target_speedup=TARGET_SPEEDUP
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -830,7 +886,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1, default=str)
-    return 0
+    return verdicts.exit_code(verdicts_of(rows, checks, memory, exactness), args.quick)
 
 
 if __name__ == "__main__":

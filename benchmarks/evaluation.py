@@ -56,8 +56,15 @@ call (best of ``k``, ``k`` from 5 to 30 within a time budget per callable; calls
 seconds are repeated less).  Ratios therefore compare times measured side by side in this run.
 Sizes are capped per tool: when the time of a single call (preparation, compilation or
 evaluation), extrapolated from the smaller sizes, exceeds :data:`CALL_LIMIT` seconds, or the
-tool failed at a smaller size, the size is printed as "skipped" for that tool.  At the smallest
-size of each problem the sparse results of both tools are compared with the dense matrix.
+tool failed at a smaller size, the size is printed as "skipped" for that tool.
+
+Correctness, at every size: the sparse results of both tools are compared with the dense
+matrix of ``jax.jacfwd`` / ``jax.hessian`` where it has at most
+``benchmarks.checks.DENSE_CHECK_ELEMENTS`` elements, and otherwise with
+``benchmarks.checks.PROBES`` random products ``J v`` (``jax.jvp``; Hessian-vector products for
+Hessians).  The verdicts (``benchmarks.verdicts.evaluation_verdicts``) close the report; the
+script exits with status 1 when one fails: a wrong or unchecked sparsediff result, an error, a
+missed count target or, in full runs, a missed timing target.
 """
 
 from __future__ import annotations
@@ -79,6 +86,8 @@ import sparsediff
 from sparsediff.evaluation import modes as _modes
 from sparsediff.problems import brusselator_rhs
 
+from . import verdicts
+from .checks import DENSE_CHECK_ELEMENTS, product_error
 from .common import fmt_int, fmt_ratio, fmt_seconds, have_module, log, markdown_table
 from .problems import (
     Problem,
@@ -516,7 +525,8 @@ def run_case(
             try:
                 log(f"  dense {'jax.hessian' if hess else 'jax.jacfwd'} ...")
                 dense_fn = jax.jit(jax.hessian(f) if hess else jax.jacfwd(f))
-                row["dense_compile"] = add(DENSE, lambda: dense_fn(x), keep=check)
+                keep_dense = check and float(n) * m <= DENSE_CHECK_ELEMENTS
+                row["dense_compile"] = add(DENSE, lambda: dense_fn(x), keep=keep_dense)
                 caps.record(
                     problem.name, DENSE, float(n) * m, max(row["dense_compile"], warm[DENSE])
                 )
@@ -586,16 +596,29 @@ def run_case(
     if "in_jit" in best and AS in best:
         row["asdex_over_sd_injit"] = best[AS] / best["in_jit"]
 
-    # ---- correctness against dense AD
-    if check and DENSE in results:
-        dense = _dense_matrix(results[DENSE], m, n)
-        if SD in results:
-            row["sd_check_error"] = _check(results[SD], dense, m, n)
-        if AS in results:
-            row["asdex_check_error"] = _check(results[AS], dense, m, n)
-    elif check:
-        notes.append("no correctness check (dense AD not run)")
+    # ---- correctness against dense AD, or against JVP / HVP probes where it is too large
+    if check:
+        _correctness(row, results, f, hess, x)
     return row
+
+
+def _correctness(row: dict[str, Any], results: dict[str, Any], f, hess: bool, x) -> None:
+    """``<tool>_check_error`` and ``<tool>_check`` (``"dense"`` or ``"probes"``) per tool."""
+    m, n = row["m"], row["n"]
+    dense = _dense_matrix(results.pop(DENSE), m, n) if DENSE in results else None
+    for tool, prefix in ((SD, "sd"), (AS, "asdex")):
+        if tool not in results:
+            continue
+        try:
+            if dense is not None:
+                row[f"{prefix}_check_error"] = _check(results[tool], dense, m, n)
+                row[f"{prefix}_check"] = "dense"
+            else:
+                kind = "hessian" if hess else "jacobian"
+                row[f"{prefix}_check_error"] = product_error(results[tool], f, kind, x)
+                row[f"{prefix}_check"] = "probes"
+        except Exception as e:  # the check is then missing: a failing verdict for sparsediff
+            row["notes"].append(f"{tool}: correctness check failed: {_error_text(e)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -681,10 +704,10 @@ def run(
     rows: list[dict[str, Any]] = []
     for problem in selected:
         sizes = problem.quick_sizes if quick else problem.sizes
-        for i, size in enumerate(sizes):
+        for size in sizes:
             log(f"{problem.name} {problem.size_label(size)} ...")
             t0 = time.perf_counter()
-            row = run_case(problem, size, caps, use_asdex, check=(i == 0), budget=budget)
+            row = run_case(problem, size, caps, use_asdex, check=True, budget=budget)
             row["wall"] = time.perf_counter() - t0
             rows.append(row)
             jax.clear_caches()
@@ -820,13 +843,17 @@ def _notes(rows: list[dict[str, Any]]) -> list[str]:
                 lines.append(f"- {label}: {tool} {r[key]}")
         for note in r["notes"]:
             lines.append(f"- {label}: {note}")
-        for key, tool in (("sd_check_error", "sparsediff"), ("asdex_check_error", AS)):
-            if key in r:
-                err = r[key]
-                verdict = "correct" if err <= CHECK_TOLERANCE else "WRONG"
-                lines.append(
-                    f"- {label}: {tool} vs dense AD: max |error| / max |J| = {err:.1e} ({verdict})"
+        for prefix, tool in (("sd", "sparsediff"), ("asdex", AS)):
+            if f"{prefix}_check_error" in r:
+                err = r[f"{prefix}_check_error"]
+                verdict = verdicts.check_status(err, CHECK_TOLERANCE)
+                verdict = "correct" if verdict == verdicts.PASS else verdict
+                against = (
+                    "dense AD: max |error| / max |J|"
+                    if r.get(f"{prefix}_check") == "dense"
+                    else "JVP/HVP probes: max |M v - J v| / max |J v|"
                 )
+                lines.append(f"- {label}: {tool} vs {against} = {err:.1e} ({verdict})")
     return lines
 
 
@@ -875,85 +902,31 @@ def vjp_verdict(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def targets(rows: list[dict[str, Any]], quick: bool, use_asdex: bool) -> list[str]:
+def verdicts_of(rows: list[dict[str, Any]], quick: bool, use_asdex: bool) -> list:
+    """The targets and correctness verdicts of the run (``benchmarks.verdicts``)."""
+    return verdicts.evaluation_verdicts(
+        rows,
+        quick,
+        use_asdex,
+        tolerance=CHECK_TOLERANCE,
+        ratio_target=RATIO_TARGET,
+        ratio_from_n=RATIO_FROM_N,
+        asdex_tolerance=ASDEX_TOLERANCE,
+    )
+
+
+def _vmap_diagnostic(rows: list[dict[str, Any]]) -> list[str]:
+    """eval / vmap floor: a diagnostic beside the floor target, not a verdict."""
     ev = [r for r in rows if r["table"] == "evaluation"]
-    lines = []
-
-    big = [r for r in ev if r["n"] >= RATIO_FROM_N and "eval_over_floor" in r]
-    bad = [r for r in big if r["eval_over_floor"] > RATIO_TARGET]
     vm = [r for r in ev if r["n"] >= RATIO_FROM_N and "eval_over_vmap" in r]
-    vm_bad = [r for r in vm if r["eval_over_vmap"] > RATIO_TARGET]
-    if not big:
-        lines.append(f"- eval/(colors x pass) <= {RATIO_TARGET} from n = 10^4: not measured")
-    else:
-        detail = ", ".join(
-            f"{r['problem']} {r['size_label']}: {r['eval_over_floor']:.2f}" for r in bad
-        )
-        lines.append(
-            f"- eval/(colors x pass) <= {RATIO_TARGET} from n = 10^4: "
-            + (f"FAIL ({len(bad)} of {len(big)}: {detail})" if bad else f"PASS ({len(big)} rows)")
-        )
-    if vm:
-        detail = ", ".join(
-            f"{r['problem']} {r['size_label']}: {r['eval_over_vmap']:.2f}" for r in vm_bad
-        )
-        lines.append(
-            f"  (diagnostic, not the target: eval/(vmap floor) > {RATIO_TARGET} in "
-            f"{len(vm_bad)} of {len(vm)} rows" + (f": {detail})" if vm_bad else ")")
-        )
-
-    if use_asdex:
-        same = [
-            r for r in ev if "asdex_over_sd" in r and r.get("sd_colors") == r.get("asdex_colors")
-        ]
-        slow = [r for r in same if r["asdex_over_sd"] * ASDEX_TOLERANCE < 1.0]
-        detail = ", ".join(
-            f"{r['problem']} {r['size_label']}: {1 / r['asdex_over_sd']:.2f}x asdex's time"
-            for r in slow
-        )
-        if not same:
-            lines.append("- evaluation no slower than asdex at equal colors: not measured")
-        else:
-            lines.append(
-                f"- evaluation no slower than asdex at equal colors (allowing "
-                f"{ASDEX_TOLERANCE - 1:.0%} for noise): "
-                + (
-                    f"FAIL ({len(slow)} of {len(same)}: {detail})"
-                    if slow
-                    else f"PASS ({len(same)} rows)"
-                )
-            )
-        drc = [r for r in ev if r["problem"] == "dense_row_col" and "sd_colors" in r]
-        drc = [r for r in drc if "asdex_colors" in r]
-        if not drc:
-            lines.append("- far fewer passes than asdex on the dense row + column: not measured")
-        else:
-            r = drc[-1]
-            ok = r["sd_colors"] <= 5 and r["asdex_colors"] >= 10 * r["sd_colors"]
-            lines.append(
-                f"- far fewer passes than asdex on the dense row + column ({r['size_label']}): "
-                f"{'PASS' if ok else 'FAIL'} (sparsediff {r['sd_mode']} {_colors_cell(r)} "
-                f"passes, asdex {r['asdex_mode']} {r['asdex_colors']})"
-            )
-
-    b512 = [r for r in ev if r["problem"] == "brusselator" and r["size"] == 512]
-    if not b512:
-        lines.append(
-            "- Brusselator N=512 prepared and evaluated: not run" + (" (--quick)" if quick else "")
-        )
-    else:
-        r = b512[0]
-        ok = "sd_eval" in r
-        lines.append(
-            "- Brusselator N=512 prepared and evaluated: "
-            + (
-                f"PASS (prep {fmt_seconds(r['sd_prep'])}, compile "
-                f"{fmt_seconds(r['sd_compile'])}, eval {fmt_seconds(r['sd_eval'])})"
-                if ok
-                else f"FAIL ({r.get('sd_error') or r.get('sd_skip')})"
-            )
-        )
-    return lines
+    if not vm:
+        return []
+    bad = [r for r in vm if r["eval_over_vmap"] > RATIO_TARGET]
+    detail = ", ".join(f"{r['problem']} {r['size_label']}: {r['eval_over_vmap']:.2f}" for r in bad)
+    return [
+        f"(diagnostic, not a target: eval/(vmap floor) > {RATIO_TARGET} in {len(bad)} of "
+        f"{len(vm)} rows" + (f": {detail})" if bad else ")")
+    ]
 
 
 def report(rows: list[dict[str, Any]], quick: bool = False, use_asdex: bool = True) -> str:
@@ -991,8 +964,9 @@ def report(rows: list[dict[str, Any]], quick: bool = False, use_asdex: bool = Tr
         out.append("\n### Cost of a VJP relative to a JVP\n")
         out.append(vjp_table(vj))
         out.append("\n" + vjp_verdict(vj))
-    out.append("\n### Targets\n")
-    out.extend(targets(rows, quick, use_asdex))
+    out.append("\n### Verdicts\n")
+    out.append(verdicts.format_verdicts(verdicts_of(rows, quick, use_asdex), quick))
+    out.extend(_vmap_diagnostic(rows))
     return "\n".join(out)
 
 
@@ -1022,7 +996,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1, default=str)
-    return 0
+    return verdicts.exit_code(verdicts_of(rows, args.quick, use_asdex), args.quick)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ Usage::
     python -m benchmarks.report [--quick] [--no-asdex] [--out-dir DIR] [--update-readme]
                                 [--benchmarks NAME ...] [--verbose]
 
-Runs ``benchmarks.detection``, ``benchmarks.coloring``, ``benchmarks.evaluation`` and
-``benchmarks.solvers``, each in a fresh interpreter (``sys.executable -m benchmarks.X``, with
-``--quick`` / ``--no-asdex`` passed on, and ``--json FILE`` where the script supports it),
-captures their Markdown output
+Runs ``benchmarks.detection``, ``benchmarks.coloring``, ``benchmarks.evaluation``,
+``benchmarks.solvers`` and ``benchmarks.fuzz`` (:data:`FUZZ_PROGRAMS` programs), each in a
+fresh interpreter (``sys.executable -m benchmarks.X``, with ``--quick`` / ``--no-asdex``
+passed on, and ``--json FILE`` where the script supports it), captures their Markdown output
 and prints one progress line per stage on stderr.  Then it writes into ``--out-dir`` (default:
 this directory):
 
@@ -66,13 +66,16 @@ __all__ = [
 ]
 
 #: the benchmarks, in the order they run and appear in results.md
-STAGES: tuple[str, ...] = ("detection", "coloring", "evaluation", "solvers")
+STAGES: tuple[str, ...] = ("detection", "coloring", "evaluation", "solvers", "fuzz")
 STAGE_TITLES = {
     "detection": "Sparsity detection",
     "coloring": "Coloring",
     "evaluation": "Preparation and evaluation",
     "solvers": "Solvers: diffrax, optimistix, SciPy, Ipopt",
+    "fuzz": "Differential fuzzing of detection",
 }
+#: programs of the fuzz stage: (quick run, full run)
+FUZZ_PROGRAMS = (500, 20_000)
 README_START = "<!-- headline:start -->"
 README_END = "<!-- headline:end -->"
 #: packages whose versions go into the header
@@ -160,6 +163,9 @@ def supports_json(module: str) -> bool:
 def stage_argv(name: str, quick: bool = False, no_asdex: bool = False) -> list[str]:
     """``[python, -m, benchmarks.<name>, flags...]`` (without ``--json``)."""
     argv = [sys.executable, "-m", f"benchmarks.{name}"]
+    if name == "fuzz":  # its own flags: a number of programs, asdex only when asked
+        argv += ["--n", str(FUZZ_PROGRAMS[0 if quick else 1])]
+        return argv if no_asdex else [*argv, "--asdex"]
     if quick:
         argv.append("--quick")
     if no_asdex:
@@ -263,7 +269,11 @@ def _git_commit() -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+    commit = (proc.stdout.strip() or None) if proc.returncode == 0 else None
+    dirty = subprocess.run(  # the measured code differs from the commit's
+        ["git", "diff", "--quiet", "HEAD", "--", "src", "benchmarks"], cwd=REPO_ROOT, check=False
+    )
+    return f"{commit} + uncommitted changes" if commit and dirty.returncode == 1 else commit
 
 
 def machine_info() -> dict[str, Any]:
@@ -635,6 +645,10 @@ def _header(meta: Mapping[str, Any], quick: bool) -> list[str]:
         lines.append(f"- Commit: {meta['git_commit']}")
     if meta.get("jax_platforms"):
         lines.append(f"- JAX_PLATFORMS={meta['jax_platforms']}")
+    stages = meta.get("stages") or {}
+    failed = [f"{name} (exit code {info['rc']})" for name, info in stages.items() if info.get("rc")]
+    if failed:
+        lines.append(f"- **FAILED: {', '.join(failed)}**: see the verdicts in those sections")
     lines.append("")
     return lines
 
@@ -642,8 +656,9 @@ def _header(meta: Mapping[str, Any], quick: bool) -> list[str]:
 def headline_block(headline: str, meta: Mapping[str, Any], quick: bool = False) -> str:
     """The text written between the README markers: a context line and the table."""
     run = "quick run" if quick else "full run"
+    commit = f", commit {meta['git_commit']}" if meta.get("git_commit") else ""
     return (
-        f"*{run}, {meta.get('date', '?')}, {_machine_line(meta)}; "
+        f"*{run}, {meta.get('date', '?')}{commit}, {_machine_line(meta)}; "
         f"details in [benchmarks/results.md](benchmarks/results.md)*\n\n{headline}"
     )
 
@@ -759,7 +774,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="write the headline table between the markers of README.md")  # fmt: skip
     ap.add_argument("--readme", default=str(REPO_ROOT / "README.md"), help=argparse.SUPPRESS)
     ap.add_argument("--benchmarks", nargs="+", default=list(STAGES), choices=STAGES,
-                    help="benchmarks to run (default: all three)")  # fmt: skip
+                    help="benchmarks to run (default: all)")  # fmt: skip
     ap.add_argument("--verbose", action="store_true", help="show the benchmarks' progress lines")
     args = ap.parse_args(argv)
     command = shlex.join(

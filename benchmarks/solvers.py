@@ -36,9 +36,14 @@ best of two further calls (run only; one only when the first took over 30 s) are
 reported; ``sparsediff SparseLU`` is the default solver (oneMKL Pardiso for the
 Brusselator grids from ``N = 32`` where ``pardiso-mkl-jax`` is installed, KLU
 otherwise), with a ``(KLU)`` row beside it up to ``n = 8192`` where the default
-chose Pardiso; the ratio columns compare run times measured in the same process,
+chose Pardiso and a ``(Pardiso)`` row where it chose KLU (Pardiso installed);
+the ratio columns compare run times measured in the same process,
 one case after the other. The dense solver
 is skipped above its size cap; a solver that fails prints its error instead.
+
+The verdicts (``benchmarks.verdicts.solver_verdicts``) close the report; the script exits with
+status 1 when sparsediff's solver raised, when another solver's solution differs from
+sparsediff's by more than ``1e-6`` (one of them is wrong), or when Ipopt did not converge.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import verdicts  # noqa: E402
 from .common import fmt_seconds, have_module, log, markdown_table  # noqa: E402
 
 #: largest n for lineax's dense LU (diffrax factorises once per step: kept smaller)
@@ -105,8 +111,8 @@ def _backend_note() -> str:
         f"(pardiso-mkl-jax installed) for n >= {sdlx.PARDISO_MIN_SIZE:,} with a bandwidth "
         f"after reverse Cuthill-McKee >= {sdlx.PARDISO_MIN_BANDWIDTH} (here: the Brusselator "
         "grids from N = 32), KLU (sparsax) otherwise (the tridiagonal Broyden system); "
-        "'(KLU)': backend='klu'. splineax: its Auto solver, or its KLU where Auto would "
-        "pick Pardiso (slower on the tridiagonal Newton system)."
+        "'(KLU)': backend='klu', '(Pardiso)': backend='pardiso'. splineax: its Auto solver, "
+        "or its KLU where Auto would pick Pardiso (slower on the tridiagonal Newton system)."
     )
 
 
@@ -136,6 +142,8 @@ def _solvers(n: int, part: str) -> list[tuple[str, Callable[[], Any] | None, str
             out.append(("sparsediff SparseLU (KLU)", lambda: sdlx.SparseLU(backend="klu"), ""))
         else:
             out.append(("sparsediff SparseLU (KLU)", None, f"n > {KLU_ROW_MAX_N:,}"))
+    elif _pardiso_installed():  # the default picked KLU: Pardiso alongside, to show why
+        out.append(("sparsediff SparseLU (Pardiso)", lambda: sdlx.SparseLU(backend="pardiso"), ""))
     if not _USE_SPLINEAX:
         out.append(("splineax Auto", None, "--no-asdex"))
     elif have_module("splineax") and part.startswith("diffrax"):
@@ -352,7 +360,8 @@ def scipy_part(n: int) -> tuple[str, dict]:
         ["Jacobian", "time", "fun evals", "jac evals", "max |residual|", "max |x - x_sd|"], body
     )
     text += f"\n\nSciPy finite differences / sparsediff time: {ratio:.2f}x"
-    return text, {"n": n, "ratio": ratio, **{k: v[0] for k, v in out.items()}}
+    max_dx = float(np.abs(fd.x - ours.x).max())
+    return text, {"n": n, "ratio": ratio, "max_dx": max_dx, **{k: v[0] for k, v in out.items()}}
 
 
 # -- Ipopt --------------------------------------------------------------------------------
@@ -435,11 +444,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["ipopt"] = data
         print("## Ipopt (cyipopt), COPS hanging chain\n")
         print(text + "\n")
+    found = verdicts.solver_verdicts(results)
+    print("## Verdicts\n")
+    print(verdicts.format_verdicts(found, args.quick) + "\n")
     print(f"(total benchmark wall time {math.ceil(time.perf_counter() - t0)} s)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1, default=str)
-    return 0
+    return verdicts.exit_code(found, args.quick)
 
 
 if __name__ == "__main__":

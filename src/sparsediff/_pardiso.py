@@ -1,9 +1,9 @@
 """oneMKL Pardiso backend of :class:`sparsediff.lineax.SparseLU` (``pardiso-mkl-jax``).
 
 Pardiso is a supernodal, multithreaded sparse LU. On the matrices of 2D PDEs it
-factorises far faster than KLU, which has no dense (BLAS) kernels: on the
-``I - γJ`` matrix of the 2D Brusselator with ``n = 32,768`` (this project's CPU
-machine) one factorisation and solve took 19 ms against KLU's 1.2 s.
+factorises far faster than KLU, which has no dense (BLAS) kernels (measured by
+``python -m benchmarks.solvers --parts diffrax``; figures in
+``benchmarks/results.md``).
 
 How it is used here:
 
