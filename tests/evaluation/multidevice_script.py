@@ -34,7 +34,7 @@ for mode in ("star", "acyclic", "column"):
 
 # the products really are split: the compiled program carries the 8-way sharding
 jac = sd.jacobian(brusselator_rhs, y, mode="fwd")
-lowered = jac._jitted.lower((y,), {}, jac._device())
+lowered = jac._jitted.lower((y,), [], jac._device())
 assert '"colors"=8' in lowered.as_text(), "no 8-device mesh in the lowered evaluation"
 compiled = lowered.compile().as_text()
 # each device computes its share of the products, then they are gathered

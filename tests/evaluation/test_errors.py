@@ -21,10 +21,17 @@ def test_call_time_shape_mismatch():
         jac(np.ones(6, np.float32))
 
 
-def test_call_time_dtype_mismatch():
-    jac = sd.jacobian(f, x)
-    with pytest.raises(ValueError, match="float64"):
-        jac(np.ones(5, np.float64))
+def test_dtypes_are_canonicalised_as_jit_does():
+    """With x64 off, float64 is float32 (as jax.jit treats it): NumPy float64
+    samples and float32 calls agree both ways; a truly different dtype is refused."""
+    want = np.asarray(sd.jacobian(f, x, output_format="dense")(x))
+    from_np64 = sd.jacobian(f, np.ones(5, np.float64), output_format="dense")
+    assert np.array_equal(np.asarray(from_np64(jnp.ones(5, jnp.float32))), want)
+    assert np.array_equal(np.asarray(from_np64(np.ones(5))), want)
+    from_f32 = sd.jacobian(f, jnp.ones(5, jnp.float32), output_format="dense")
+    assert np.array_equal(np.asarray(from_f32(np.ones(5, np.float64))), want)
+    with pytest.raises(ValueError, match=r"float16\[5\].*prepared for float32\[5\]"):
+        from_f32(np.ones(5, np.float16))
 
 
 def test_invalid_modes():
@@ -81,10 +88,10 @@ def test_saved_coloring_round_trip_and_mismatch(tmp_path):
         sd.jacobian(f, x, coloring=sd.load_coloring(other))
     bad = tmp_path / "bad.npz"
     np.savez(bad, a=np.ones(3))
-    with pytest.raises(ValueError, match="not a saved sparsediff coloring"):
+    with pytest.raises(ValueError, match="as a sparsediff coloring: not a sparsediff file"):
         sd.load_coloring(bad)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a readable .npz"):
+    with pytest.raises(ValueError, match="it is a text file, not a .npz archive"):
         sd.load_coloring(tmp_path / "junk.npz")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import jax
 
-from .flat import Signature
+from ..arguments import Signature
 from .prepared import SparseDerivative
 
 __all__ = ["jacobian", "hessian", "value_and_jacobian", "value_and_hessian", "LazyDerivative"]
@@ -50,6 +50,8 @@ jax.tree_util.register_pytree_node(LazyDerivative, lambda d: ((), d), lambda d, 
 _OPTION_NAMES = (
     "argnums",
     "has_aux",
+    "holomorphic",
+    "verify",
     "mode",
     "output_format",
     "chunk_size",
@@ -68,7 +70,35 @@ def _options(scope: dict, with_value: bool = False) -> dict:
     return opts
 
 
-def _make(kind, f, sample_args, sample_kwargs, options):
+def _validate_options(kind: str, options: dict) -> None:
+    """Check ``mode``, ``output_format``, ``chunk_size`` and ``triangle`` when they are
+    given, before any preparation (the lazy form would otherwise fail only at the
+    first call); the messages are those of preparation itself."""
+    from ..decompression.formats import check_format
+    from .modes import HESSIAN_MODES, JACOBIAN_MODES
+
+    mode = options.get("mode")
+    modes = JACOBIAN_MODES if kind == "jacobian" else HESSIAN_MODES
+    if mode is not None and mode not in modes:
+        raise ValueError(
+            f"mode {mode!r} is not valid for a {kind}; choose one of {', '.join(modes)} "
+            "or None (automatic)"
+        )
+    check_format(options.get("output_format", "bcoo"))
+    chunk_size = options.get("chunk_size")
+    if chunk_size is not None and (
+        not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1
+    ):
+        raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
+    triangle = options.get("triangle")
+    if triangle not in (None, "lower", "upper"):
+        raise ValueError(f"triangle must be 'lower', 'upper' or None; got {triangle!r}")
+
+
+def _make(
+    kind: str, f: Callable, sample_args: tuple, sample_kwargs: dict, options: dict
+) -> SparseDerivative | LazyDerivative:
+    _validate_options(kind, options)
     if not sample_args:
         if sample_kwargs:
             raise TypeError(
@@ -86,15 +116,30 @@ def jacobian(
     *sample_args: Any,
     argnums: Any = 0,
     has_aux: bool = False,
+    holomorphic: bool = False,
     mode: str | None = None,
     output_format: str = "bcoo",
     chunk_size: int | None = None,
     sparsity: Any = None,
     coloring: Any = None,
     devices: Any = None,
+    verify: bool = True,
     **sample_kwargs: Any,
-):
-    """Prepare the sparse Jacobian of ``f``: a drop-in for ``jax.jacobian``.
+) -> SparseDerivative | LazyDerivative:
+    """Prepare the sparse Jacobian of ``f``: one flat ``(m, n)`` sparse matrix.
+
+    This is not a drop-in for ``jax.jacobian``, which returns a pytree of
+    blocks shaped like the output and the inputs.  The result here is always
+    a single matrix, in the format chosen by ``output_format``: its ``m`` rows
+    are the output's leaves, each raveled in C order, one after the other in
+    pytree order; its ``n`` columns are the differentiated arguments' leaves,
+    likewise, in ``argnums`` order.  ``prepared.sparsity.output_structure`` and
+    ``.input_structure`` describe that layout: their ``offsets`` give each
+    leaf's range of rows or columns (``J[r0:r1, c0:c1]``, reshaped to
+    ``out_leaf.shape + in_leaf.shape``, is ``jax.jacobian``'s block for that
+    pair of leaves), and ``prepared.sparsity.locate_row(i)`` /
+    ``locate_col(j)`` name the ``(argnum, leaf path, index)`` of a row or
+    column.
 
     Detection and coloring run once, from the sample arguments' structure,
     shapes and dtypes (arrays or ``jax.ShapeDtypeStruct``); the returned object
@@ -109,7 +154,10 @@ def jacobian(
         **sample_kwargs: sample keyword arguments (see
             :func:`sparsediff.jacobian_sparsity`).
         argnums: the positional argument(s) to differentiate.
-        has_aux: ``f`` returns ``(output, aux)``; the call returns ``(J, aux)``.
+        has_aux: ``f`` returns ``(output, aux)``; the call returns ``(J, aux)``
+            (``aux`` may be any pytree: its non-array leaves are passed through).
+        holomorphic: as in ``jax.jacfwd``: needed (and only allowed) for complex
+            inputs of a holomorphic ``f``; the result is then complex.
         mode: ``"fwd"`` (column coloring, JVPs), ``"rev"`` (row coloring, VJPs),
             ``"bidirectional"`` (bicoloring, JVPs and VJPs), ``"dense_fwd"`` /
             ``"dense_rev"`` (plain dense AD), or ``None`` to choose the cheapest
@@ -125,6 +173,9 @@ def jacobian(
             devices when there are several), ``1`` (one device), an ``int``, a
             sequence of devices or a ``jax.sharding.Mesh`` (see
             :mod:`sparsediff.evaluation.sharding`).
+        verify: with ``sparsity=`` or ``coloring=``, check on the first call
+            that they cover ``f``'s derivative (one random product against JAX's
+            own AD; a ``PatternMismatchError`` otherwise); ``False`` skips it.
     """
     options = _options(locals())
     return _make("jacobian", f, sample_args, sample_kwargs, options)
@@ -135,14 +186,16 @@ def value_and_jacobian(
     *sample_args: Any,
     argnums: Any = 0,
     has_aux: bool = False,
+    holomorphic: bool = False,
     mode: str | None = None,
     output_format: str = "bcoo",
     chunk_size: int | None = None,
     sparsity: Any = None,
     coloring: Any = None,
     devices: Any = None,
+    verify: bool = True,
     **sample_kwargs: Any,
-):
+) -> SparseDerivative | LazyDerivative:
     """Like :func:`jacobian`, returning ``(f(x), J)`` from the same AD passes
     (``((f(x), aux), J)`` with ``has_aux``)."""
     options = _options(locals(), with_value=True)
@@ -154,6 +207,7 @@ def hessian(
     *sample_args: Any,
     argnums: Any = 0,
     has_aux: bool = False,
+    holomorphic: bool = False,
     mode: str | None = None,
     output_format: str = "bcoo",
     chunk_size: int | None = None,
@@ -161,9 +215,18 @@ def hessian(
     coloring: Any = None,
     triangle: str | None = None,
     devices: Any = None,
+    verify: bool = True,
     **sample_kwargs: Any,
-):
-    """Prepare the sparse Hessian of scalar-valued ``f``: a drop-in for ``jax.hessian``.
+) -> SparseDerivative | LazyDerivative:
+    """Prepare the sparse Hessian of scalar-valued ``f``: one flat ``(n, n)`` sparse matrix.
+
+    This is not a drop-in for ``jax.hessian``, which returns nested blocks
+    shaped like the inputs.  The result here is always a single symmetric
+    matrix (or only its ``triangle``), in the format chosen by
+    ``output_format``: rows and columns are the differentiated arguments'
+    leaves, each raveled in C order, in ``argnums`` and pytree order, as the
+    columns of :func:`jacobian`; ``prepared.sparsity.input_structure`` (its
+    ``offsets`` and ``locate``) maps them back to ``(argnum, leaf path, index)``.
 
     Hessian-vector products (forward over reverse), one per color of a star
     (``mode="star"``, direct decompression), acyclic (``mode="acyclic"``,
@@ -182,6 +245,7 @@ def value_and_hessian(
     *sample_args: Any,
     argnums: Any = 0,
     has_aux: bool = False,
+    holomorphic: bool = False,
     mode: str | None = None,
     output_format: str = "bcoo",
     chunk_size: int | None = None,
@@ -189,8 +253,9 @@ def value_and_hessian(
     coloring: Any = None,
     triangle: str | None = None,
     devices: Any = None,
+    verify: bool = True,
     **sample_kwargs: Any,
-):
+) -> SparseDerivative | LazyDerivative:
     """Like :func:`hessian`, returning ``(f(x), ∇f(x), H)`` from the same passes
     (``((f(x), aux), ∇f(x), H)`` with ``has_aux``)."""
     options = _options(locals(), with_value=True)

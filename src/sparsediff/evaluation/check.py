@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .flat import flat_function, split_kwargs
 from .prepared import SparseDerivative
 
 __all__ = ["VerificationError", "check_jacobian", "check_hessian"]
@@ -42,13 +41,13 @@ def _values(prepared: SparseDerivative, args, kwargs):
     """The derivative as a scipy CSR matrix at ``args``."""
     import scipy.sparse as sp
 
-    out = prepared._raw(args, split_kwargs(kwargs)[0])
+    out = prepared._raw(args, prepared.plan.model.kw_dynamic(kwargs))
     res = out[len(out) - 1 if prepared.with_value else 0]
     fmt = prepared.output_format
     if fmt == "dense":
         values = np.asarray(res)[prepared.output_pattern.rows, prepared.output_pattern.cols]
     else:  # every other format: the raw nonzero values, in the pattern's row-major order
-        values = prepared._pattern_values(res)
+        values = prepared.plan.layout.pattern_values(res)
     p = prepared.output_pattern
     return sp.csr_array((values, np.asarray(p.indices), np.asarray(p.indptr)), shape=p.shape)
 
@@ -58,11 +57,23 @@ def _compare(name: str, got: np.ndarray, want: np.ndarray, rtol: float, atol: fl
     bound = atol + rtol * np.abs(want)
     if got.size and (err > bound).any():
         k = int(np.argmax(err - bound))
+        index = tuple(int(i) for i in np.unravel_index(k, got.shape))
+        where = str(index[0]) if len(index) == 1 else str(index)
         raise VerificationError(
-            f"{name}: entry {np.unravel_index(k, got.shape)} is {got.reshape(-1)[k]!r}, "
-            f"JAX gives {want.reshape(-1)[k]!r} (|error| {err.reshape(-1)[k]:.3g} > "
+            f"{name}: entry {where} is {_number(got.reshape(-1)[k])}, "
+            f"JAX gives {_number(want.reshape(-1)[k])} (|error| {err.reshape(-1)[k]:.3g} > "
             f"{bound.reshape(-1)[k]:.3g})"
         )
+
+
+def _number(value: Any) -> str:
+    """A NumPy scalar as a plain number (``1.5``, not ``np.float32(1.5)``)."""
+    item = np.asarray(value).item()
+    if isinstance(item, float):
+        return f"{item:.7g}"
+    if isinstance(item, complex):
+        return f"{item.real:.7g}{item.imag:+.7g}j"
+    return str(item)
 
 
 def check_jacobian(
@@ -81,7 +92,7 @@ def check_jacobian(
         VerificationError: with the worst disagreeing entry.
     """
     mat = _values(prepared, args, kwargs)
-    g, x = flat_function(f, args, kwargs, prepared.argnums, prepared.has_aux)
+    g, x = prepared.plan.model.flat_function(f, args, kwargs)
     rtol, atol, scale = _tolerances(x.dtype, mat, rtol, atol)
     rng = np.random.default_rng(seed)
     y, vjp_fn, _ = jax.vjp(g, x, has_aux=True)
@@ -110,12 +121,12 @@ def check_hessian(
     """Verify ``prepared`` (from :func:`sparsediff.hessian`) at ``args`` against
     Hessian-vector products (and the dense Hessian for small problems)."""
     mat = _values(prepared, args, kwargs)
-    g, x = flat_function(f, args, kwargs, prepared.argnums, prepared.has_aux)
+    g, x = prepared.plan.model.flat_function(f, args, kwargs)
 
     def scalar(z):
         return g(z)[0].reshape(())
 
-    if prepared._tri is not None:  # rebuild the full symmetric matrix
+    if prepared.plan.tri_idx is not None:  # rebuild the full symmetric matrix
         full = mat + mat.T
         full.setdiag(mat.diagonal())
         mat = full

@@ -73,15 +73,24 @@ def jvp_products(
 
 
 def vjp_products(
-    g: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None, constrain=None
+    g: Callable, x: jax.Array, seeds: Callable, chunk_size: int | None, constrain=None
 ):
-    """``(y, aux, C)`` with ``C[c] = seeds[c] @ J``: one forward pass, one VJP per seed."""
+    """``(y, aux, C)`` with ``C[c] = S[c] @ J``: one forward pass, one VJP per seed.
+
+    ``seeds(dtype, m)`` makes the seed matrix ``S`` once the output's dtype and
+    size are known (no extra trace of ``g`` to find them)."""
     y, vjp_fn, aux = jax.vjp(g, x, has_aux=True)
-    return y, aux, map_products(lambda s: vjp_fn(s)[0], seeds, chunk_size, constrain)
+    s = seeds(y.dtype, y.size)
+    return y, aux, map_products(lambda t: vjp_fn(t)[0], s, chunk_size, constrain)
 
 
 def hvp_products(
-    f: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None, constrain=None
+    f: Callable,
+    x: jax.Array,
+    seeds: jax.Array,
+    chunk_size: int | None,
+    constrain=None,
+    holomorphic: bool = False,
 ):
     """``(value, grad, aux, B)`` with ``B[c] = H @ seeds[c]`` (forward over reverse).
 
@@ -89,7 +98,7 @@ def hvp_products(
     """
 
     def value_grad(z):
-        (v, aux), grad = jax.value_and_grad(f, has_aux=True)(z)
+        (v, aux), grad = jax.value_and_grad(f, has_aux=True, holomorphic=holomorphic)(z)
         return (v, grad), aux
 
     def forward_value_grad(z):
@@ -97,7 +106,7 @@ def hvp_products(
             v, aux = f(w)
             return v, (v, aux)
 
-        grad, (v, aux) = jax.jacfwd(value_twice, has_aux=True)(z)
+        grad, (v, aux) = jax.jacfwd(value_twice, has_aux=True, holomorphic=holomorphic)(z)
         return (v, grad), aux
 
     try:

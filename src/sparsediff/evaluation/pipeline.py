@@ -1,0 +1,280 @@
+"""Preparation as a pipeline of plain values.
+
+``prepare`` runs each stage once, in data-flow order, each a function with a
+typed input and output:
+
+1. **arguments** (:class:`~sparsediff.arguments.CallModel`): structure,
+   canonical dtypes, selection, static and traced keyword arguments;
+2. **pattern** (:func:`find_pattern`): detection, one trace of ``f`` (of its
+   gradient for Hessians), with the facts later stages need read from the same
+   jaxpr; or a user's pattern / coloring, checked for shape;
+3. **mode and coloring** (:func:`choose_coloring`): the cheapest AD mode and
+   its coloring (:mod:`.modes`);
+4. **output pattern** (:func:`select_triangle`): the whole pattern or one triangle;
+5. **decompression layout** (:func:`~.layout.build_layout`).
+
+The result, a frozen :class:`Plan`, is everything a
+:class:`~sparsediff.evaluation.prepared.SparseDerivative` evaluates from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+
+from ..arguments import CallModel, Signature
+from ..coloring import (
+    BidirectionalProblem,
+    ColoringResult,
+    ColumnProblem,
+    RowProblem,
+    SymmetricProblem,
+)
+from ..decompression.formats import check_format, triangle
+from ..detection import compat
+from ..detection.api import detect
+from ..patterns import SparsityPattern
+from . import modes
+from .layout import Layout, build_layout
+
+__all__ = ["Facts", "Plan", "prepare", "find_pattern", "choose_coloring", "select_triangle"]
+
+#: primitives whose recomputation in a fused scalar gather loop is costly
+TRANSCENDENTAL = (
+    "exp", "exp2", "log", "log1p", "expm1", "sin", "cos", "tan", "asin", "acos", "atan",
+    "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "logistic", "pow", "erf",
+    "erfc", "erf_inv", "lgamma", "digamma", "igamma", "igammac", "bessel_i0e", "bessel_i1e",
+    "cbrt", "polygamma", "zeta", "random_gamma_grad",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the evaluation needs to know about ``f``'s program.
+
+    ``forward_ok``: JAX can run forward mode through it (no ``custom_vjp``).
+    ``costly``: it evaluates transcendental functions, so decompression is
+    fenced off from the products (see :func:`~sparsediff.decompression.jax_plan.fenced`).
+    """
+
+    forward_ok: bool
+    costly: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A prepared derivative's plan: the output of every preparation stage."""
+
+    kind: str
+    model: CallModel
+    signature: Signature
+    sparsity: SparsityPattern
+    facts: Facts
+    mode: str
+    coloring: ColoringResult | None
+    output_pattern: SparsityPattern
+    tri_idx: np.ndarray | None
+    layout: Layout
+    output_format: str
+    chunk_size: int | None
+    with_value: bool
+    user_supplied: bool
+
+    @property
+    def num_colors(self) -> int:
+        """AD passes per evaluation (the number of inputs or outputs for dense modes)."""
+        if self.coloring is not None:
+            return self.coloring.num_colors
+        m, n = self.sparsity.shape
+        return m if self.mode == "dense_rev" else n
+
+
+def validate_options(
+    kind: str, mode: str | None, output_format: str, chunk_size: Any, triangle: str | None
+) -> str:
+    """Check the options that need no sample: returns the output format."""
+    valid = modes.JACOBIAN_MODES if kind == "jacobian" else modes.HESSIAN_MODES
+    if mode is not None and mode not in valid:
+        raise ValueError(
+            f"mode {mode!r} is not valid for a {kind}; choose one of {', '.join(valid)} "
+            "or None (automatic)"
+        )
+    fmt = check_format(output_format)
+    if chunk_size is not None and (
+        not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1
+    ):
+        raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
+    if triangle is not None and kind != "hessian":
+        raise ValueError("triangle= applies to Hessians only")
+    if triangle not in (None, "lower", "upper"):
+        raise ValueError(f"triangle must be 'lower', 'upper' or None; got {triangle!r}")
+    return fmt
+
+
+def prepare(
+    f: Callable,
+    kind: str,
+    args: tuple,
+    kwargs: dict,
+    *,
+    argnums: Any = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    mode: str | None = None,
+    output_format: str = "bcoo",
+    chunk_size: int | None = None,
+    triangle: str | None = None,
+    with_value: bool = False,
+    sparsity: SparsityPattern | None = None,
+    coloring: ColoringResult | None = None,
+) -> Plan:
+    """Run the preparation stages (see the module docstring) once each."""
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    fmt = validate_options(kind, mode, output_format, chunk_size, triangle)
+    model = CallModel.of(args, kwargs, argnums, has_aux, holomorphic)
+    pattern, facts = find_pattern(f, model, kind, sparsity, coloring)
+    mode, col = choose_coloring(pattern, kind, mode, coloring, facts)
+    output_pattern, tri_idx = select_triangle(pattern, triangle)
+    layout = build_layout(col, fmt, tri_idx, pattern.shape)
+    return Plan(
+        kind,
+        model,
+        Signature.of(args, kwargs),
+        pattern,
+        facts,
+        mode,
+        col,
+        output_pattern,
+        tri_idx,
+        layout,
+        fmt,
+        chunk_size,
+        with_value,
+        user_supplied=sparsity is not None or coloring is not None,
+    )
+
+
+def find_pattern(
+    f: Callable,
+    model: CallModel,
+    kind: str,
+    sparsity: SparsityPattern | None,
+    coloring: ColoringResult | None,
+) -> tuple[SparsityPattern, Facts]:
+    """The pattern (detected, or the user's) and the facts of ``f``'s program."""
+    if sparsity is None and coloring is None:
+        found = detect(f, model, kind)
+        pattern, closed = found.pattern, found.closed
+    else:
+        pattern = sparsity if sparsity is not None else coloring.pattern  # type: ignore[union-attr]
+        if not isinstance(pattern, SparsityPattern):
+            raise TypeError(f"sparsity must be a SparsityPattern, got {type(pattern).__name__}")
+        closed = jax.make_jaxpr(model.flat_fun(f))(*model.traced_specs())
+        _check_shape(pattern, model, kind)
+        if coloring is not None and coloring.pattern.shape != pattern.shape:
+            raise ValueError(
+                f"the coloring is for a {coloring.pattern.shape} pattern; this {kind} is "
+                f"{pattern.shape}"
+            )
+    return pattern, _facts(f, model, closed)
+
+
+def _check_shape(pattern: SparsityPattern, model: CallModel, kind: str) -> None:
+    n = model.n
+    if pattern.n != n:
+        raise ValueError(
+            f"the sparsity pattern has {pattern.n} columns but the selected arguments have "
+            f"{n} elements"
+        )
+    if kind == "hessian" and pattern.m != n:
+        raise ValueError(f"a Hessian pattern must be square ({n}×{n}); got {pattern.shape}")
+
+
+def _facts(f: Callable, model: CallModel, closed) -> Facts:
+    jaxpr = closed.jaxpr
+    costly = compat.contains_primitive(jaxpr, *TRANSCENDENTAL)
+    forward_ok = True
+    if compat.contains_primitive(jaxpr, "custom_vjp_call", "custom_vjp_call_jaxpr"):
+        forward_ok = _forward_supported(f, model)
+    return Facts(forward_ok=forward_ok, costly=costly)
+
+
+def _forward_supported(f: Callable, model: CallModel) -> bool:
+    """Whether JAX can run forward mode through ``f`` (a ``custom_vjp`` inside a
+    ``custom_jvp``'s primal is fine; one on the forward path is not)."""
+
+    def probe(*dyn):
+        sel = [dyn[i] for i, _ in model.selected_positions()]
+
+        def along(*s):
+            full = list(dyn)
+            for (i, _), v in zip(model.selected_positions(), s):
+                full[i] = v
+            return model.flat_fun(f)(*full)
+
+        return jax.jvp(along, tuple(sel), tuple(sel))
+
+    try:
+        closed = jax.make_jaxpr(probe)(*model.traced_specs())
+    except TypeError as err:
+        if "custom_vjp" in str(err) or "forward-mode" in str(err):
+            return False
+        raise
+    # JAX stages the refusal (a custom_lin or unreachable equation) for run time
+    return not compat.contains_primitive(closed.jaxpr, "unreachable", "custom_lin")
+
+
+def choose_coloring(
+    pattern: SparsityPattern,
+    kind: str,
+    mode: str | None,
+    coloring: ColoringResult | None,
+    facts: Facts,
+) -> tuple[str, ColoringResult | None]:
+    """The AD mode and its coloring (the user's coloring sets the mode)."""
+    if coloring is not None:
+        return mode_of(coloring, kind), coloring
+    forward_ok = kind == "hessian" or facts.forward_ok
+    choice = modes.choose(pattern, kind, mode, forward_ok=forward_ok)
+    return choice.mode, choice.coloring
+
+
+def select_triangle(
+    pattern: SparsityPattern, which: str | None
+) -> tuple[SparsityPattern, np.ndarray | None]:
+    """The output pattern: the whole pattern, or one triangle and its positions."""
+    idx = triangle(pattern, which)
+    if idx is None:
+        return pattern, None
+    sub = SparsityPattern(
+        np.asarray(pattern.rows)[idx],
+        np.asarray(pattern.cols)[idx],
+        pattern.shape,
+        input_structure=pattern.input_structure,
+        output_structure=pattern.output_structure,
+        canonical=True,
+    )
+    return sub, idx
+
+
+def mode_of(c: ColoringResult, kind: str) -> str:
+    """The AD mode a coloring's problem implies."""
+    if isinstance(c.problem, ColumnProblem):
+        return "column" if kind == "hessian" else "fwd"
+    if kind == "hessian" and not isinstance(c.problem, SymmetricProblem):
+        raise ValueError(
+            f"a Hessian needs a symmetric (star or acyclic) or column coloring; got a "
+            f"{type(c.problem).__name__} coloring"
+        )
+    if isinstance(c.problem, RowProblem):
+        return "rev"
+    if isinstance(c.problem, BidirectionalProblem):
+        return "bidirectional"
+    if isinstance(c.problem, SymmetricProblem):
+        return "acyclic" if c.problem.decompression == "substitution" else "star"
+    raise ValueError(f"unsupported coloring problem {c.problem!r}")

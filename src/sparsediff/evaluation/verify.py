@@ -1,0 +1,69 @@
+"""A cheap check of a user's ``sparsity=`` or ``coloring=`` on the first call.
+
+A pattern detected for another function of the same shape would silently drop
+entries: compressed AD cannot tell a missing entry from a zero. On the first
+concrete call, one random product ``J @ v`` (``H @ v`` for Hessians) from
+JAX's own AD is compared with the sparse result times ``v``; a mismatch raises
+a clear error. ``verify=False`` skips it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+
+from ..detection.api import is_reverse_mode_loop_error
+
+if TYPE_CHECKING:
+    from .prepared import SparseDerivative
+
+__all__ = ["PatternMismatchError", "verify_user_pattern"]
+
+
+class PatternMismatchError(ValueError):
+    """A user-supplied pattern or coloring does not cover ``f``'s derivative."""
+
+
+def _nonzero_values(d: SparseDerivative, raw: Any) -> np.ndarray:
+    """The derivative's nonzeros in the output pattern's row-major order."""
+    p = d.output_pattern
+    if d.output_format == "dense":
+        return np.asarray(raw)[np.asarray(p.rows), np.asarray(p.cols)]
+    return d.plan.layout.pattern_values(raw)
+
+
+def verify_user_pattern(d: SparseDerivative, args: tuple, kwargs: dict, raw: Any) -> None:
+    model = d.plan.model
+    g, x = model.flat_function(d.f, args, kwargs)
+    v = np.random.default_rng(0).standard_normal(x.size).astype(x.dtype)
+    try:
+        if d.kind == "hessian":
+            grad = jax.grad(lambda z: g(z)[0].reshape(()), holomorphic=model.holomorphic)
+            want = np.asarray(jax.jvp(grad, (x,), (v,))[1])
+        else:
+            want = np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (v,))[1])
+    except (TypeError, ValueError) as err:  # custom_vjp (no forward mode), while loops
+        if isinstance(err, ValueError) and not is_reverse_mode_loop_error(err):
+            raise
+        return
+    p = d.output_pattern
+    rows, cols = np.asarray(p.rows), np.asarray(p.cols)
+    vals = _nonzero_values(d, raw)
+    got = np.zeros(p.shape[0], dtype=np.result_type(vals.dtype, v.dtype))
+    np.add.at(got, rows, vals * v[cols])
+    if d.plan.tri_idx is not None:  # one triangle: add the mirrored strict part back
+        strict = rows != cols
+        np.add.at(got, cols[strict], vals[strict] * v[rows[strict]])
+    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+    tol = 1e-3 if np.finfo(np.dtype(vals.dtype)).bits < 64 else 1e-8
+    diff = float(np.abs(got - want).max(initial=0.0))
+    if not diff <= tol * scale:
+        raise PatternMismatchError(
+            f"the pattern given with sparsity=/coloring= does not cover f's {d.kind}: the "
+            f"sparse product differs from JAX's by {diff:.3g} (scale {scale:.3g}) at a random "
+            f"direction, so entries outside the pattern are non-zero. Pass a pattern detected "
+            f"for this function (sparsediff.{d.kind}_sparsity), or verify=False to skip this "
+            "check."
+        )
