@@ -4,18 +4,20 @@ What counts as a non-zero entry. Detection promises a pattern that holds every
 entry that is non-zero at *some* input. Dense AD can also produce ``inf`` and
 ``NaN`` (``x / c`` where the constant ``c`` is 0; ``0 * inf`` inside a tangent):
 
-- ``±inf`` is a non-zero: the pattern must hold it.
-- ``NaN`` is a non-zero only when the seed caused it: entry ``(i, j)`` counts as
-  non-zero at ``x`` exactly when output ``i``'s tangent along the basis vector
-  ``e_j`` *differs* from its tangent along the zero direction (with NaN equal to
-  NaN, and ``-0.0 == 0.0``). For finite values this is ``J[i, j] != 0``.
+- a finite non-zero and ``±inf`` are non-zeros: the pattern must hold them;
+  ``0.0`` and ``-0.0`` never are;
+- ``NaN`` is a non-zero only when the seed caused it: entry ``(i, j)`` is NaN
+  along the basis vector ``e_j`` while output ``i``'s tangent along the zero
+  direction is not NaN.
 
 A NaN that the zero direction gives too (``0 * inf`` from a constant: every
 entry of the row of ``x / c`` where ``c == 0`` is NaN, and so is every entry of
 ``c / x``'s row at ``x == 0``) is the same for every seed, so compressed AD
 returns NaN for that row whatever the pattern is: the entry is undefined at that
 point and constrains nothing there. This is the test compressed AD needs (a
-column outside the pattern must not change a row's tangent). The looser rule
+column outside the pattern must not change a row's tangent). A zero never counts
+even where the zero direction gives NaN: under ``jit`` XLA may fold ``0 / c`` to
+0 where IEEE arithmetic gives NaN. The looser rule
 "NaN counts unless it is NaN at every point" would demand whole rows that are
 NaN at one point only (``c / x`` at ``x == 0``), which no pattern can honour
 without being dense; the stricter rule "NaN never counts" misses a NaN that only
@@ -59,20 +61,26 @@ def _flat_function(f, args, argnums, hessian, has_aux, kwargs):
     return (jax.grad(g) if hessian else g), flat
 
 
-def _differs(vals, base) -> np.ndarray:
-    """``vals != base`` elementwise, with NaN equal to NaN."""
+def counts_as_nonzero(vals, base) -> np.ndarray:
+    """Which derivative entries count as non-zero (see the module docstring).
+
+    ``vals``: the entries; ``base``: the derivative along the zero direction,
+    broadcast against ``vals`` (a column of rows for forward mode, a row of columns
+    for reverse mode).
+    """
     vals, base = np.asarray(vals), np.asarray(base)
-    return ~((vals == base) | (np.isnan(vals) & np.isnan(base)))
+    nan = np.isnan(vals)
+    return (~nan & (vals != 0)) | (nan & ~np.isnan(base))
 
 
 def _forward_values(g, flat):
     """``(J, base)``: the tangents along each basis vector, shape (m, n), and along 0, (m,)."""
-    n = flat.size
+    n, m = flat.size, jax.eval_shape(g, flat).size
 
     def push(t):
         return jax.jvp(g, (flat,), (t,))[1]
 
-    cols = np.asarray(jax.vmap(push)(jnp.eye(n, dtype=flat.dtype))).reshape(n, -1)
+    cols = np.asarray(jax.vmap(push)(jnp.eye(n, dtype=flat.dtype))).reshape(n, m)
     base = np.asarray(push(jnp.zeros_like(flat))).reshape(-1)
     return cols.T, base[:, None]
 
@@ -85,7 +93,7 @@ def _reverse_values(g, flat):
     def back(c):
         return pull(c)[0]
 
-    rows = np.asarray(jax.vmap(back)(jnp.eye(m, dtype=out.dtype))).reshape(m, -1)
+    rows = np.asarray(jax.vmap(back)(jnp.eye(m, dtype=out.dtype))).reshape(m, flat.size)
     base = np.asarray(back(jnp.zeros_like(out))).reshape(1, -1)
     return rows, base
 
@@ -100,7 +108,7 @@ def _values(g, flat):
 def dense_jacobian(f, args, argnums=0, hessian=False, has_aux=False, **kwargs):
     """The flattened dense Jacobian (or Hessian) of f at ``args``: shape (m, n)."""
     g, flat = _flat_function(f, args, argnums, hessian, has_aux, kwargs)
-    return _values(g, flat)[0].reshape(-1, flat.size)
+    return _values(g, flat)[0]
 
 
 def nonzero_entries(f, args, argnums=0, hessian=False, has_aux=False, **kwargs):
@@ -111,7 +119,7 @@ def nonzero_entries(f, args, argnums=0, hessian=False, has_aux=False, **kwargs):
     """
     g, flat = _flat_function(f, args, argnums, hessian, has_aux, kwargs)
     vals, base = _values(g, flat)
-    return _differs(vals, base).reshape(-1, flat.size)
+    return counts_as_nonzero(vals, base)
 
 
 def oracle_union(f, args, argnums=0, hessian=False, points=4, seed=0, has_aux=False, **kwargs):

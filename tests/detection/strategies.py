@@ -7,7 +7,8 @@ readable name close to the code it runs, so that a shrunk failing program can
 be reproduced by hand.
 
 Constants (matrices, kernels, indices, masks) are drawn by hypothesis itself
-from small pools that contain exact zeros, repeats and out-of-range values.
+from small pools that contain exact zeros, repeats and out-of-range values;
+constants that a derivative divides by or raises to also hold infinities and NaN.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ BOTH = FWD | REV
 
 #: values of drawn constants: exact zeros on purpose
 VALS = (0.0, 1.0, -1.0, 2.0, 0.0, 0.5, -1.5)
+#: values of constants that a derivative divides by or raises to: signed zeros,
+#: infinities and NaN as well (``x / 0`` has an infinite derivative)
+SPECIAL_VALS = (0.0, -0.0, 1.0, -2.0, 0.5, np.inf, -np.inf, np.nan)
 
 
 # ----------------------------------------------------------------------------
@@ -337,6 +341,29 @@ def fam_const(draw, shape, in_shape):
         return Step(f"{cs} / (1 + x**2)", lambda x, x0: c / (1 + x**2))
     pname, p = _partner(draw, shape, in_shape)
     return Step(f"where({cs} > 0, x, {pname})", lambda x, x0: jnp.where(c > 0, x, p(x, x0)))
+
+
+#: binary operations with a known operand on either side: (template, fn(a, b))
+SPECIAL_BINARY: list[tuple[str, Callable]] = [
+    ("{a} * {b}", lax.mul),
+    ("{a} / {b}", lax.div),
+    ("lax.pow({a}, {b})", lax.pow),
+    ("arctan2({a}, {b})", lax.atan2),
+    ("lax.rem({a}, {b})", lax.rem),
+]
+
+
+def fam_special_const(draw, shape, in_shape):
+    """``x`` and a constant holding zeros, infinities and NaN, in either position."""
+    cshape = tuple(shape)
+    if shape and draw(st.booleans()):
+        cshape = tuple(shape[-1:])  # broadcast along the last axis
+    c = _const(draw, cshape, pool=SPECIAL_VALS)
+    cs = _fmt(c)
+    template, f = draw(st.sampled_from(SPECIAL_BINARY))
+    if draw(st.booleans()):
+        return Step(template.format(a="x", b=cs), lambda x, x0: f(x, jnp.broadcast_to(c, x.shape)))
+    return Step(template.format(a=cs, b="x"), lambda x, x0: f(jnp.broadcast_to(c, x.shape), x))
 
 
 PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap", "maximum", "mean")
@@ -948,6 +975,7 @@ BASIC = {
     "unary": fam_unary,
     "binary": fam_binary,
     "const": fam_const,
+    "special_const": fam_special_const,
     "slicing": fam_slicing,
     "reshape": fam_reshape,
     "reduce": fam_reduce,

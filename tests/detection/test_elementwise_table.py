@@ -558,3 +558,177 @@ def test_integer_primitive_has_empty_pattern(name, kind):
         return lax.convert_element_type(case.fn(first, *rest), jnp.float32)
 
     assert not sd.jacobian_sparsity(g, x).todense().any()
+
+
+# -- known operands with exact zeros, infinities and NaN -----------------------
+# The entries above draw known operands away from zero. Here the known operand
+# holds signed zeros, infinities and NaN, where the derivative with respect to
+# the other operand can be 0 (x * 0, 0 / x), infinite (x / 0) or NaN. What counts
+# as a non-zero entry is decided in tests/oracle.py: +-inf counts, and NaN counts
+# only where the seed itself causes it (a row that is NaN along the zero
+# direction too, e.g. every entry of x / c's row where c == 0 but its diagonal,
+# is undefined at that point). The pattern must hold every such entry at every
+# point (soundness); where a known zero provably kills the derivative (x * c,
+# c * x, c / x: the known-zero shortcut) it must also be exactly diag(c != 0).
+
+#: a known operand with both signed zeros, infinities and NaN
+SPECIAL = (0.0, -0.0, 1.5, np.inf, -np.inf, np.nan, 0.0, -2.0)
+SPECIAL_SCALARS = (0.0, -0.0, np.inf, np.nan)
+
+#: binary primitives: the sampler of the unknown operand in each position
+SPECIAL_BINARY = {
+    "mul": (lax.mul, (ANY, ANY)),
+    "div": (lax.div, (ANY, ANY)),
+    "pow": (lax.pow, (POS, ANY)),
+    "atan2": (lax.atan2, (ANY, ANY)),
+    "rem": (lax.rem, (ANY, ANY)),
+}
+#: (primitive, position of the unknown operand) where the known zeros cut entries
+ZERO_CUTS = {("mul", 0), ("mul", 1), ("div", 1)}
+
+
+def _with_zeros(x: np.ndarray) -> np.ndarray:
+    """``x`` with exact zeros at every third element (the unknown operand at 0 too)."""
+    x = np.array(x, copy=True)
+    x[::3] = 0
+    return x
+
+
+def _special_points(sampler, rng, shape, dtype) -> list[np.ndarray]:
+    pts = [sampler(rng, shape, dtype) for _ in range(POINTS)]
+    return pts + [_with_zeros(pts[0])]
+
+
+def _known_operand_truth(g, sampler, rng, dtype, hessian=False) -> tuple[np.ndarray, np.ndarray]:
+    """``(detected, truth)`` for ``g(x)``; truth: the oracle's non-zeros over the points."""
+    from tests.oracle import nonzero_entries
+
+    pts = _special_points(sampler, rng, (N,), dtype)
+    if hessian:
+        pattern = sd.hessian_sparsity(g, pts[0])
+    else:
+        pattern = sd.jacobian_sparsity(g, pts[0])
+    truth = np.zeros(pattern.shape, dtype=bool)
+    for p in pts:
+        truth |= nonzero_entries(g, (p,), hessian=hessian)
+    detected = pattern.todense()
+    missing = np.argwhere(truth & ~detected)
+    assert missing.size == 0, f"unsound: misses {missing.tolist()}"
+    return detected, truth
+
+
+def _special_params():
+    return [
+        pytest.param(name, i, id=f"{name}-unknown{i}") for name in SPECIAL_BINARY for i in range(2)
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("name", "i"), _special_params())
+def test_known_operand_with_zeros_infinities_and_nan(name, i, dtype):
+    fn, samplers = SPECIAL_BINARY[name]
+    rng = np.random.default_rng(zlib.crc32(f"special/{name}/{i}/{dtype}".encode()))
+    with _x64(dtype):
+        c = jnp.asarray(SPECIAL, dtype=dtype)
+
+        def g(x):
+            return fn(x, c) if i == 0 else fn(c, x)
+
+        detected, truth = _known_operand_truth(g, samplers[i], rng, dtype)
+        diag = np.diag(truth)
+        zero = np.asarray(SPECIAL) == 0
+        if (name, i) == ("div", 0):  # d(x / 0)/dx = inf: the entry must be there
+            assert diag[zero].all(), diag
+        if name == "mul":  # d(x * inf)/dx = inf
+            assert diag[np.isinf(SPECIAL)].all(), diag
+        if (name, i) in ZERO_CUTS:
+            np.testing.assert_array_equal(detected, np.diag(~zero))
+
+
+@pytest.mark.parametrize(("name", "i"), _special_params())
+def test_known_scalar_operand_with_zeros_infinities_and_nan(name, i):
+    """A known scalar (0, -0, inf, NaN) broadcast against the unknown vector."""
+    fn, samplers = SPECIAL_BINARY[name]
+    rng = np.random.default_rng(zlib.crc32(f"special-scalar/{name}/{i}".encode()))
+    with _x64("float64"):
+        for value in SPECIAL_SCALARS:
+            c = jnp.asarray(value, dtype=jnp.float64)
+
+            def g(x, c=c):
+                c = jnp.broadcast_to(c, x.shape)
+                return fn(x, c) if i == 0 else fn(c, x)
+
+            detected, truth = _known_operand_truth(g, samplers[i], rng, "float64")
+            if (name, i) == ("div", 0) and value == 0:
+                assert truth.diagonal().all()
+            if (name, i) in ZERO_CUTS:
+                want = np.zeros((N, N), bool) if value == 0 else np.eye(N, dtype=bool)
+                np.testing.assert_array_equal(detected, want, err_msg=f"c = {value}")
+
+
+#: integer_pow of the unknown operand (at points with exact zeros: x ** -1 has an
+#: infinite derivative there) and of a known operand with zeros used as a factor on
+#: either side: (name, g(x, c), known factor whose zeros cut the entry or None)
+INTEGER_POW_CASES = {
+    "x**-2": (lambda x, c: lax.integer_pow(x, -2), None),
+    "x**-1": (lambda x, c: lax.integer_pow(x, -1), None),
+    "x**0": (lambda x, c: lax.integer_pow(x, 0), None),
+    "x**3": (lambda x, c: lax.integer_pow(x, 3), None),
+    "x * c**2": (lambda x, c: x * lax.integer_pow(c, 2), lambda c: c**2),
+    "c**2 * x": (lambda x, c: lax.integer_pow(c, 2) * x, lambda c: c**2),
+    "c**2 / x": (lambda x, c: lax.integer_pow(c, 2) / x, lambda c: c**2),
+    "x / c**2": (lambda x, c: x / lax.integer_pow(c, 2), None),
+    "c**-1 * x": (lambda x, c: lax.integer_pow(c, -1) * x, lambda c: 1 / c),
+    "x * c**0": (lambda x, c: x * lax.integer_pow(c, 0), lambda c: c**0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INTEGER_POW_CASES))
+def test_integer_pow_with_zeros_infinities_and_nan(case):
+    fn, factor = INTEGER_POW_CASES[case]
+    rng = np.random.default_rng(zlib.crc32(f"integer_pow/{case}".encode()))
+    with _x64("float64"):
+        c = jnp.asarray(SPECIAL, dtype=jnp.float64)
+        detected, truth = _known_operand_truth(lambda x: fn(x, c), ANY, rng, "float64")
+        if case == "x / c**2":  # d(x / 0)/dx = inf
+            assert np.diag(truth)[np.asarray(SPECIAL) == 0].all()
+        if factor is not None:
+            with np.errstate(all="ignore"):
+                keep = factor(np.asarray(SPECIAL)) != 0
+            np.testing.assert_array_equal(detected, np.diag(keep))
+
+
+#: Hessians of sums with a known operand holding zeros, infinities and NaN: the
+#: gradient divides by or multiplies with it (2 x / c is infinite where c == 0)
+HESSIAN_SPECIAL = {
+    "sum(x**2 / c)": (lambda x, c: jnp.sum(x**2 / c), None),
+    "sum(c / x)": (lambda x, c: jnp.sum(c / x), lambda c: c != 0),
+    "sum(c * x**2)": (lambda x, c: jnp.sum(c * x**2), lambda c: c != 0),
+    "sum(x * c * x)": (lambda x, c: jnp.sum(x * c * x), lambda c: c != 0),
+    "sum(x**c)": (lambda x, c: jnp.sum(x**c), None),
+    "sum(c**x)": (lambda x, c: jnp.sum(c**x), None),
+    "sum(atan2(x, c) + atan2(c, x))": (
+        lambda x, c: jnp.sum(jnp.arctan2(x, c) + jnp.arctan2(c, x)),
+        None,
+    ),
+    "sum(rem(x, c) * x + rem(c, x) * x)": (
+        lambda x, c: jnp.sum(lax.rem(x, c) * x + lax.rem(c, x) * x),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HESSIAN_SPECIAL))
+def test_hessian_with_zeros_infinities_and_nan(case):
+    fn, keep = HESSIAN_SPECIAL[case]
+    rng = np.random.default_rng(zlib.crc32(f"hessian/{case}".encode()))
+    with _x64("float64"):
+        c = jnp.asarray(SPECIAL, dtype=jnp.float64)
+        sampler = POS if "x**c" in case else ANY
+        detected, truth = _known_operand_truth(
+            lambda x: fn(x, c), sampler, rng, "float64", hessian=True
+        )
+        if case == "sum(x**2 / c)":
+            assert np.diag(truth)[np.asarray(SPECIAL) == 0].all()
+        if keep is not None:
+            np.testing.assert_array_equal(detected, np.diag(keep(np.asarray(SPECIAL))))
