@@ -57,13 +57,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from . import verdicts  # noqa: E402
+from . import verdicts
 from .common import fmt_seconds, have_module, log, markdown_table  # noqa: E402
 
 #: largest n for lineax's dense LU (diffrax factorises once per step: kept smaller)
@@ -76,9 +73,9 @@ SLOW_S = 30.0
 
 
 def _pardiso_installed() -> bool:
-    from sparsediff import _pardiso
+    from sparsediff.lineax import pardiso as pardiso_backend
 
-    return _pardiso.available()
+    return pardiso_backend.available()
 
 
 def _pardiso_chosen(n: int, part: str) -> bool:
@@ -102,9 +99,9 @@ def _pardiso_chosen(n: int, part: str) -> bool:
 
 def _backend_note() -> str:
     import sparsediff.lineax as sdlx
-    from sparsediff import _pardiso
+    from sparsediff.lineax import pardiso as pardiso_backend
 
-    if not _pardiso.available():
+    if not pardiso_backend.available():
         return "sparsediff SparseLU: KLU (sparsax); pardiso-mkl-jax is not installed."
     return (
         f"sparsediff SparseLU (the default, backend='auto'): oneMKL Pardiso "
@@ -399,6 +396,13 @@ def ipopt_part(intervals: int) -> tuple[str, dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark in float64 (switched on for the run only, so that importing
+    this module, as the tests do, changes nothing)."""
+    with jax.enable_x64(True):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.solvers", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes only")
     ap.add_argument(

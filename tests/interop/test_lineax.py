@@ -74,6 +74,24 @@ def test_operator_matrix_transpose_and_pytrees():
             np.testing.assert_allclose(np.asarray(ours[k]), np.asarray(want[k]), rtol=1e-10)
 
 
+def test_seed_products_are_not_constant_folded():
+    # Inside a caller's jit the seeds are constants; XLA must not fold the JVPs' linear
+    # operations on them (at n = 10^6 that took seconds and logged constant-folding
+    # errors in examples/optimistix_newton.py): the shifts of the colors x n seed
+    # tangents stay operations of the compiled program.
+    import re
+
+    def shifted(x, args):
+        return jnp.concatenate([x[1:], x[:1]]) * 3.0 - x**2
+
+    def matrix_values(x):
+        return sdlx.sparse_matrix(lx.JacobianLinearOperator(shifted, x))[1]
+
+    hlo = jax.jit(matrix_values).lower(jnp.ones(1000)).compile().as_text()
+    shapes = re.findall(r"= f64\[(\d+),(\d+)\]\{[^}]*\} (?:slice|concatenate)\(", hlo)
+    assert ("2", "1000") in shapes, shapes
+
+
 def test_pattern_is_valid_away_from_the_traced_point():
     """An operator whose entries vanish at the first point must still get the full pattern."""
     sdlx.clear_cache()
@@ -149,10 +167,11 @@ def test_tall_operators_least_squares_and_transpose():
 
 # -- backends ----------------------------------------------------------------------------
 
-from sparsediff import _pardiso  # noqa: E402
+from sparsediff.lineax import pardiso as pardiso_backend  # noqa: E402
+from sparsediff.lineax.operator import prepare  # noqa: E402
 
 needs_pardiso = pytest.mark.skipif(
-    not _pardiso.available(), reason='pardiso-mkl-jax is not installed (extra "pardiso")'
+    not pardiso_backend.available(), reason='pardiso-mkl-jax is not installed (extra "pardiso")'
 )
 BACKENDS = ["klu", pytest.param("pardiso", marks=needs_pardiso)]
 
@@ -163,7 +182,7 @@ def test_unknown_backend_is_refused():
 
 
 def test_pardiso_backend_without_the_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(_pardiso, "available", lambda: False)
+    monkeypatch.setattr(pardiso_backend, "available", lambda: False)
     op = lx.MatrixLinearOperator(jnp.eye(3) * 2.0)
     with pytest.raises(ImportError, match=r"sparsediff\[pardiso\]"):
         lx.linear_solve(op, jnp.ones(3), sdlx.SparseLU(backend="pardiso"))
@@ -230,7 +249,7 @@ def test_pardiso_interleaved_factorisations_of_one_pattern_stay_correct():
 
 @needs_pardiso
 def test_pardiso_falls_back_to_klu_when_the_residual_is_too_large(monkeypatch):
-    monkeypatch.setattr(_pardiso, "BACKWARD_ERROR_MAX", -1.0)  # every solve is redone
+    monkeypatch.setattr(pardiso_backend, "BACKWARD_ERROR_MAX", -1.0)  # every solve is redone
     op = brusselator_operator(5, 0.1)
     b = jnp.ones((2, 5, 5))
     ours = lx.linear_solve(op, b, sdlx.SparseLU(backend="pardiso")).value
@@ -259,11 +278,11 @@ def test_pardiso_under_vmap_over_matrices_and_right_hand_sides():
 
 
 def test_auto_backend_picks_pardiso_only_for_large_wide_band_operators(monkeypatch):
-    monkeypatch.setattr(_pardiso, "available", lambda: True)
+    monkeypatch.setattr(pardiso_backend, "available", lambda: True)
     sdlx.clear_cache()  # the bandwidth is measured at preparation, where Pardiso is available
-    wide = sdlx._prepare(brusselator_operator(32, 0.01))[0]  # n = 2048, a 2D grid
-    narrow = sdlx._prepare(lx.JacobianLinearOperator(broyden, -jnp.ones(4096)))[0]
-    small = sdlx._prepare(brusselator_operator(8, 0.01))[0]
+    wide = prepare(brusselator_operator(32, 0.01))[0]  # n = 2048, a 2D grid
+    narrow = prepare(lx.JacobianLinearOperator(broyden, -jnp.ones(4096)))[0]
+    small = prepare(brusselator_operator(8, 0.01))[0]
     assert wide.bandwidth >= sdlx.PARDISO_MIN_BANDWIDTH and narrow.bandwidth == 1
     auto, klu, pardiso = (sdlx.SparseLU(backend=b) for b in ("auto", "klu", "pardiso"))
     assert [auto._use_pardiso(p) for p in (wide, narrow, small)] == [True, False, False]
@@ -271,9 +290,9 @@ def test_auto_backend_picks_pardiso_only_for_large_wide_band_operators(monkeypat
 
 
 def test_auto_picks_pardiso_reads_a_pattern(monkeypatch):
-    monkeypatch.setattr(_pardiso, "available", lambda: True)
+    monkeypatch.setattr(pardiso_backend, "available", lambda: True)
     grid = sparsediff.jacobian_sparsity(brusselator_rhs, jax.ShapeDtypeStruct((2, 32, 32), float))
     band = sparsediff.jacobian_sparsity(broyden, jax.ShapeDtypeStruct((4096,), float))
     assert sdlx.auto_picks_pardiso(grid) and not sdlx.auto_picks_pardiso(band)
-    monkeypatch.setattr(_pardiso, "available", lambda: False)
+    monkeypatch.setattr(pardiso_backend, "available", lambda: False)
     assert not sdlx.auto_picks_pardiso(grid)
