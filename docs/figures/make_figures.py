@@ -114,7 +114,7 @@ def chain_energy(x):
 def fig_spy() -> None:
     """A five-point Laplacian and its column coloring, drawn by ``sparsediff.spy``."""
     pattern = sd.jacobian_sparsity(laplacian_2d, jax.ShapeDtypeStruct((6, 6), jnp.float32))
-    result = sd.coloring(pattern, "column")
+    result = sd.color(pattern, "column")
     fig, ax = plt.subplots(figsize=(4.0, 4.0))
     sd.spy(pattern, ax, coloring=result)
     save(fig, "spy.png")
@@ -123,7 +123,7 @@ def fig_spy() -> None:
 def fig_column_coloring() -> None:
     x = jax.ShapeDtypeStruct((8,), jnp.float32)
     pattern = sd.jacobian_sparsity(banded, x)
-    result = sd.coloring(pattern, "column")
+    result = sd.color(pattern, "column")
     colors = np.asarray(result.column_colors)
     k = result.num_colors
     seeds = result.forward_seeds(np.int64)  # (n, k)
@@ -149,8 +149,8 @@ def fig_column_coloring() -> None:
 def fig_star_coloring() -> None:
     x = jax.ShapeDtypeStruct((8,), jnp.float32)
     pattern = sd.hessian_sparsity(chain_energy, x)
-    star = sd.coloring(pattern, "star")
-    acyclic = sd.coloring(pattern, "acyclic")
+    star = sd.color(pattern, "star")
+    acyclic = sd.color(pattern, "acyclic")
     fig, axes = plt.subplots(1, 2, figsize=(6.0, 3.2))
     draw_matrix(
         axes[0],
@@ -170,8 +170,8 @@ def fig_star_coloring() -> None:
 def fig_bicoloring() -> None:
     x = jax.ShapeDtypeStruct((10,), jnp.float32)
     pattern = sd.jacobian_sparsity(arrowhead, x)
-    column = sd.coloring(pattern, "column")
-    bi = sd.coloring(pattern, "bidirectional")
+    column = sd.color(pattern, "column")
+    bi = sd.color(pattern, "bidirectional")
     # which pass each nonzero is read from (forward colors first, then reverse ones)
     plan = bi.plan
     src = np.full(pattern.nnz, -1, dtype=np.int64)

@@ -143,6 +143,7 @@ class Signature:
     arg_treedefs: tuple
     arg_avals: tuple
     kw_treedef: Any
+    kw_paths: tuple
     kw_avals: tuple
     static: tuple
 
@@ -153,19 +154,27 @@ class Signature:
             leaves, td = jax.tree_util.tree_flatten(a)
             treedefs.append(td)
             avals.append(tuple(_aval(x) for x in leaves))
-        kw_leaves, kw_td, traced = split_kwargs(kwargs)
-        kw_avals = tuple(_aval(x) for x, t in zip(kw_leaves, traced) if t)
-        static = tuple((i, _frozen(x)) for i, (x, t) in enumerate(zip(kw_leaves, traced)) if not t)
-        return cls(tuple(treedefs), tuple(avals), kw_td, kw_avals, static)
+        kw_lp, kw_td = jax.tree_util.tree_flatten_with_path(kwargs)
+        traced = [(jax.tree_util.keystr(p), x) for p, x in kw_lp if is_array_like(x)]
+        static = tuple(
+            (jax.tree_util.keystr(p), _frozen(x)) for p, x in kw_lp if not is_array_like(x)
+        )
+        return cls(
+            tuple(treedefs),
+            tuple(avals),
+            kw_td,
+            tuple(p for p, _ in traced),
+            tuple(_aval(x) for _, x in traced),
+            static,
+        )
 
     def same_arrays(self, other: Signature) -> bool:
-        """Equal apart from the static keyword values."""
+        """Equal apart from the static keyword values (which may come and go)."""
         return (
             self.arg_treedefs == other.arg_treedefs
             and self.arg_avals == other.arg_avals
-            and self.kw_treedef == other.kw_treedef
+            and self.kw_paths == other.kw_paths
             and self.kw_avals == other.kw_avals
-            and [i for i, _ in self.static] == [i for i, _ in other.static]
         )
 
     def describe_mismatch(self, other: Signature) -> str:
@@ -182,7 +191,7 @@ class Signature:
                 got = ", ".join(f"{d}{list(s)}" for s, d in b)
                 want = ", ".join(f"{d}{list(s)}" for s, d in a)
                 return f"argument {i} has shape/dtype {got}, prepared for {want}"
-        if self.kw_treedef != other.kw_treedef or self.kw_avals != other.kw_avals:
+        if self.kw_paths != other.kw_paths or self.kw_avals != other.kw_avals:
             return "array keyword arguments differ in structure, shape or dtype from preparation"
         return "static keyword arguments differ from preparation"
 
@@ -226,7 +235,11 @@ class CallModel:
         argnums: Any = 0,
         has_aux: bool = False,
         holomorphic: bool = False,
+        complex_patterns: bool = False,
     ) -> CallModel:
+        """The model of a call; ``complex_patterns=True`` (detection) accepts complex
+        inputs without ``holomorphic``: a pattern says which complex elements an
+        output depends on, which holds for the real and imaginary parts alike."""
         argnums_t, single = normalize_argnums(argnums, len(args))
         treedefs, specs, paths = [], [], []
         for a in args:
@@ -234,7 +247,7 @@ class CallModel:
             treedefs.append(td)
             specs.append(tuple(canonical_spec(leaf) for _, leaf in lp))
             paths.append(tuple(jax.tree_util.keystr(p) for p, _ in lp))
-        _check_selected(argnums_t, specs, paths, holomorphic)
+        _check_selected(argnums_t, specs, paths, holomorphic, complex_patterns)
         kw_leaves, kw_td, traced = split_kwargs(kwargs)
         leaves = []
         for a in argnums_t:
@@ -375,7 +388,7 @@ class AuxSplit:
         return jax.tree_util.tree_unflatten(self.treedef, leaves)
 
 
-def _check_selected(argnums, specs, paths, holomorphic: bool) -> None:
+def _check_selected(argnums, specs, paths, holomorphic: bool, complex_ok: bool) -> None:
     for a in argnums:
         for path, spec in zip(paths[a], specs[a]):
             dtype = np.dtype(spec.dtype)
@@ -387,7 +400,7 @@ def _check_selected(argnums, specs, paths, holomorphic: bool) -> None:
                     "with argnums, or cast."
                 )
             is_complex = jax.dtypes.issubdtype(dtype, np.complexfloating)
-            if is_complex and not holomorphic:
+            if is_complex and not holomorphic and not complex_ok:
                 raise TypeError(
                     f"{where} has complex dtype {dtype.name}: as in jax.jacfwd, complex inputs "
                     "need holomorphic=True (for a holomorphic f), or split them into real and "

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .evaluation import hessian, jacobian
+from .evaluation.prepared import SparseDerivative
 
 __all__ = ["IpoptProblem", "require_cyipopt"]
 
@@ -118,12 +119,12 @@ class IpoptProblem:
         self.cl = _bounds(cl, self.m, 0.0, "cl")
         self.cu = _bounds(cu, self.m, 0.0, "cu")
 
+        self.jac: SparseDerivative | None = None
         if self.m:
-            self.jac = jacobian(c, spec, output_format="compressed")
-            self._jac_rows = np.asarray(self.jac.sparsity.rows)
-            self._jac_cols = np.asarray(self.jac.sparsity.cols)
+            self.jac = jac = jacobian(c, spec, output_format="compressed")
+            self._jac_rows = np.asarray(jac.sparsity.rows)
+            self._jac_cols = np.asarray(jac.sparsity.cols)
         else:
-            self.jac = None
             self._jac_rows = self._jac_cols = np.zeros(0, dtype=np.int64)
 
         def lagrangian(x, sigma, lam):
@@ -175,9 +176,10 @@ class IpoptProblem:
         return self._jac_rows, self._jac_cols
 
     def jacobian(self, x: Any) -> np.ndarray:
-        if not self.m:
+        jac = self.jac
+        if jac is None:  # no constraints
             return np.zeros(0)
-        return self._timed("jacobian", lambda z: self.jac(z).values, self._x(x))
+        return self._timed("jacobian", lambda z: jac(z).values, self._x(x))
 
     def hessianstructure(self) -> tuple[np.ndarray, np.ndarray]:
         return self._hess_rows, self._hess_cols

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from sparsediff.cli import bench
 from sparsediff.cli.common import CLIError
 
-from .helpers import assert_one_line_error, call, run
+from .helpers import SRC, assert_one_line_error, call, run
 
 
 def test_bench_help_through_the_entry_point():
@@ -66,3 +67,52 @@ def test_bench_runs_each_suite_from_the_root(monkeypatch, capsys):
     assert bench.run_bench(args, out=lambda *a: None) == 3
     assert len(calls) == 1
     assert "benchmarks.coloring exited with status 3" in capsys.readouterr().err
+
+
+def _fake_checkout(root: Path) -> Path:
+    """A checkout whose suites only print the flags they were given."""
+    folder = root / "benchmarks"
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("")
+    for name in bench.SUITES:
+        (folder / f"{name}.py").write_text(
+            f"import sys\nprint('{name} got', ' '.join(sys.argv[1:]) or 'no flags')\n"
+        )
+    return root
+
+
+def _bench_without_asdex(tmp_path, *flags):
+    hidden = tmp_path / "hide"
+    (hidden / "asdex").mkdir(parents=True)
+    (hidden / "asdex" / "__init__.py").write_text(
+        "raise ImportError('No module named asdex (hidden by the test)')\n"
+    )
+    root = _fake_checkout(tmp_path / "checkout")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([SRC, str(hidden)])
+    return subprocess.run(
+        [sys.executable, "-m", "sparsediff", "bench", "--root", str(root), *flags],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_bench_without_asdex_says_so_once(tmp_path):
+    res = _bench_without_asdex(tmp_path, "--quick")
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    own = [line for line in res.stdout.splitlines() if not line.startswith("== ")]
+    notes = [line for line in own if " got " not in line]  # not the suites' output
+    assert len(notes) == 1 and notes[0].startswith("asdex is not available ("), res.stdout
+    assert "hidden by the test" in notes[0]
+    for name in bench.SUITES:  # every suite runs without asdex
+        assert f"{name} got --quick --no-asdex" in res.stdout
+
+
+def test_bench_no_asdex_flag_skips_the_check(tmp_path):
+    res = _bench_without_asdex(tmp_path, "--no-asdex")
+    assert res.returncode == 0, res.stderr
+    assert "asdex is not available" not in res.stdout
+    assert "detection got --no-asdex" in res.stdout

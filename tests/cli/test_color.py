@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparsediff import SparsityPattern
+from sparsediff import SparsityPattern, color, save_coloring
 
 from .helpers import assert_one_line_error, call, run
 
@@ -38,8 +38,8 @@ def tri_file(tmp_path):
     [
         ("column", "colors:       10 (JVPs)"),
         ("row", "colors:       10 (VJPs)"),
-        ("bidirectional", "colors:       3 = 2 forward (JVP) + 1 reverse (VJP)"),
-        ("acyclic_bicoloring", "colors:       3 = 2 forward (JVP) + 1 reverse (VJP)"),
+        ("bidirectional", "colors:       3 = 2 forward (JVPs) + 1 reverse (VJP)"),
+        ("acyclic_bicoloring", "colors:       3 = 2 forward (JVPs) + 1 reverse (VJP)"),
     ],
 )
 def test_color_jacobian_problems(capsys, arrow_file, problem, counts):
@@ -50,11 +50,33 @@ def test_color_jacobian_problems(capsys, arrow_file, problem, counts):
     assert "ColoringResult(" in out  # the colored preview
 
 
-@pytest.mark.parametrize(("problem", "colors"), [("symmetric", 3), ("acyclic", 2), ("column", 3)])
+@pytest.mark.parametrize(
+    ("problem", "colors"), [("star", 3), ("symmetric", 3), ("acyclic", 2), ("column", 3)]
+)
 def test_color_hessian_problems(capsys, tri_file, problem, colors):
     code, out, err = call(capsys, "color", tri_file, "--problem", problem)
     assert code == 0, err
     assert f"colors:       {colors} (" in out
+
+
+def test_problem_names_are_the_python_apis(capsys, tri_file):
+    code, out, _ = call(capsys, "color", "--help")
+    assert code == 0
+    assert "{column,row,star,acyclic,bidirectional,acyclic_bicoloring}" in out
+    # the old spelling is an alias: same coloring as --problem star
+    _, star, _ = call(capsys, "color", tri_file, "--problem", "star", "-q")
+    _, symmetric, _ = call(capsys, "color", tri_file, "--problem", "symmetric", "-q")
+    strip = [line for line in star.splitlines() if not line.startswith("time:")]
+    assert strip == [line for line in symmetric.splitlines() if not line.startswith("time:")]
+    assert "problem:      symmetric star coloring" in star
+
+
+def test_one_color_is_singular(capsys, tmp_path):
+    diagonal = SparsityPattern(np.arange(4), np.arange(4), (4, 4)).save(tmp_path / "d.npz")
+    for problem, unit in (("column", "JVP"), ("row", "VJP"), ("star", "Hessian-vector product")):
+        code, out, err = call(capsys, "color", diagonal, "--problem", problem)
+        assert code == 0, err
+        assert f"colors:       1 ({unit})" in out
 
 
 @pytest.mark.parametrize("order", ["natural", "smallest_last", "random:3", "best"])
@@ -86,13 +108,19 @@ def test_color_errors(capsys, tmp_path, arrow_file):
     garbage.write_bytes(b"not a zip archive at all")
     other = tmp_path / "other.npz"
     np.savez(other, a=np.arange(3))
+    coloring_file = save_coloring(color(_arrowhead(4)), tmp_path / "col.npz")
     cases = [
-        ([str(tmp_path / "missing.npz")], 2, "no such pattern file"),
-        ([str(garbage)], 1, "cannot read the pattern file"),
+        ([str(tmp_path / "missing.npz")], 2, "sparsity pattern: no such file"),
+        ([str(garbage)], 1, "it is a text file, not a .npz archive"),
         ([str(other)], 1, "not a sparsediff file"),
-        ([str(tmp_path)], 1, "cannot read the pattern file"),
+        ([str(tmp_path)], 2, "it is a directory, not a file"),
+        ([coloring_file], 1, "it holds a saved coloring"),
         ([rect, "--problem", "symmetric"], 2, "needs a square (Hessian) pattern"),
         ([arrow_file, "--order", "sideways"], 2, "bad --order 'sideways'"),
+        ([arrow_file, "--order", "sideways"], 2, "random (or random:SEED)"),
+        ([arrow_file, "--order", "sideways"], 2, "reversed:NAME"),
+        ([arrow_file, "--order", "sideways"], 2, "or best (the best of several orders)"),
+        ([rect, "--problem", "star"], 2, "--problem star needs a square"),
         ([arrow_file, "--problem", "diagonal"], 2, "invalid choice: 'diagonal'"),
         ([arrow_file, "--plot", str(tmp_path / "x.unknownext")], 2, "cannot write the plot"),
     ]
@@ -106,4 +134,4 @@ def test_color_error_through_the_entry_point(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_text("nonsense")
     res = run("color", str(bad))
-    assert_one_line_error(res.stderr, 1, res.returncode, "cannot read the pattern file")
+    assert_one_line_error(res.stderr, 1, res.returncode, "it is a text file, not a .npz archive")

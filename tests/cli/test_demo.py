@@ -17,6 +17,9 @@ def test_demo_small_grid_verifies():
     assert "instead of 128 for dense jax.jacfwd" in out
     assert "dense jax.jacfwd:" in out
     assert "passed" in out
+    # the timing ratio is said in words, with the pass count pluralised
+    assert "eval / (passes × pass)" not in out
+    assert "× the time of " in out and " run one after another (below 1:" in out
 
 
 def test_demo_bad_grid_is_one_clear_line():

@@ -122,7 +122,7 @@ def test_detect_plot(capsys, target, tmp_path):
     [
         (["sd_cli_no_such_module:f", "--arg", "3"], 2, "module 'sd_cli_no_such_module' not found"),
         (["sd_cli_target_mod:nope", "--arg", "3"], 2, "has no function 'nope' (it defines:"),
-        (["sd_cli_target_mod:LIMIT", "--arg", "3"], 2, "is not callable (it is a int)"),
+        (["sd_cli_target_mod:LIMIT", "--arg", "3"], 2, "is not callable (it is an int)"),
         (["sd_cli_target_mod", "--arg", "3"], 2, "must be MODULE:FUNCTION"),
         (["sd_cli_target_mod:diff", "--arg", "3,x"], 2, "bad --arg '3,x'"),
         (["sd_cli_target_mod:diff", "--arg", "3:floaty"], 2, "unknown dtype 'floaty'"),

@@ -162,10 +162,15 @@ def test_postprocessing_can_remove_colors():
     assert default.num_colors == 3 < off.num_colors
 
 
-def test_callable_module():
+def test_color_function_beside_the_namespace():
+    """``sd.color`` colors; ``sd.coloring`` is a plain (not callable) namespace,
+    whose ``coloring`` is the earlier name of ``color``."""
+    import sparsediff as sd
+
     p = banded(8, 1, 0)
-    assert sc(p, "row").num_colors == 2
-    assert sc.coloring(p).num_colors == 2
+    assert sd.color(p, "row").num_colors == 2
+    assert sc.coloring is sc.color and sc.coloring(p).num_colors == 2
+    assert sd.coloring is sc and not callable(sc)
 
 
 # ---------------------------------------------------------------------------- results

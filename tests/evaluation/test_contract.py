@@ -101,7 +101,7 @@ def test_wrong_user_pattern_is_caught_on_first_call():
     x = jnp.linspace(0.1, 0.9, 9)
     with pytest.raises(PatternMismatchError, match="does not cover"):
         sd.jacobian(f, x, sparsity=other)(x)
-    col = sd.coloring(other, "column")
+    col = sd.color(other, "column")
     with pytest.raises(PatternMismatchError):
         sd.jacobian(f, x, coloring=col)(x)
     # verify=False trusts the user (and gets the entries the pattern holds)

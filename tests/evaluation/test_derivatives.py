@@ -249,7 +249,7 @@ def test_lazy_preparation_caches_by_signature():
 
 def test_user_supplied_sparsity_and_coloring():
     pattern = sd.jacobian_sparsity(residual, X)
-    col = sd.coloring(pattern, "column")
+    col = sd.color(pattern, "column")
     j1 = sd.jacobian(residual, X, sparsity=pattern, output_format="dense")
     j2 = sd.jacobian(residual, X, coloring=col, output_format="dense")
     assert j2.mode == "fwd"

@@ -54,7 +54,7 @@ def test_bad_output_format_and_chunk_size():
 
 
 def test_mismatched_coloring_or_pattern():
-    other = sd.coloring(sd.jacobian_sparsity(f, np.ones(7, np.float32)), "column")
+    other = sd.color(sd.jacobian_sparsity(f, np.ones(7, np.float32)), "column")
     with pytest.raises(ValueError, match="sparsity pattern has 7 columns"):
         sd.jacobian(f, x, coloring=other)
 
@@ -72,17 +72,17 @@ def test_saved_coloring_round_trip_and_mismatch(tmp_path):
 
     pattern = sd.jacobian_sparsity(f, x)
     for problem in ("column", "row", "bidirectional"):
-        c = sd.coloring(pattern, problem)
+        c = sd.color(pattern, problem)
         path = sd.save_coloring(c, tmp_path / f"c_{problem}")
         loaded = sd.load_coloring(path)
         assert loaded.num_colors == c.num_colors and loaded.pattern == c.pattern
         jac = sd.jacobian(f, x, coloring=loaded, output_format="dense")
         np.testing.assert_allclose(np.asarray(jac(x)), np.asarray(jax.jacfwd(f)(x)), rtol=1e-6)
-    h = sd.coloring(sd.hessian_sparsity(lambda v: jnp.sum(v[1:] * v[:-1] ** 2), x), "acyclic")
+    h = sd.color(sd.hessian_sparsity(lambda v: jnp.sum(v[1:] * v[:-1] ** 2), x), "acyclic")
     loaded = sd.load_coloring(sd.save_coloring(h, tmp_path / "h.npz"))
     assert loaded.plan.uses_substitution
     other = sd.save_coloring(
-        sd.coloring(sd.jacobian_sparsity(f, np.ones(9, np.float32))), tmp_path / "other"
+        sd.color(sd.jacobian_sparsity(f, np.ones(9, np.float32))), tmp_path / "other"
     )
     with pytest.raises(ValueError, match=r"the sparsity pattern has 9 columns"):
         sd.jacobian(f, x, coloring=sd.load_coloring(other))

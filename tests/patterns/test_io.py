@@ -289,3 +289,72 @@ def test_treedef_with_custom_nodes_round_trips(tmp_path):
     p = SparsityPattern([0], [5], (1, 6), input_structure=inp)
     back = load_pattern(p.save(tmp_path / "custom"))
     assert back.input_structure.treedef == treedef
+
+
+# ---------------------------------------------------------------------- one clear error per case
+def test_missing_file_message_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        load_pattern(tmp_path / "nope.npz")
+    message = str(info.value)
+    assert message == f"cannot load {str(tmp_path / 'nope.npz')!r} as a sparsediff sparsity " + (
+        "pattern: no such file"
+    )
+
+
+def test_directory(tmp_path):
+    with pytest.raises(IsADirectoryError, match="it is a directory, not a file") as info:
+        SparsityPattern.load(tmp_path)
+    assert "\n" not in str(info.value) and repr(str(tmp_path)) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"row,col\n0,1\n", "it is a text file, not a .npz archive"),
+        (b"", "the file is empty, not a .npz archive"),
+        (pickle.dumps([1, 2]), "it is a Python pickle, not a .npz archive"),
+        (bytes(range(200, 256)) * 4, "not a .npz archive (unrecognised binary content)"),
+        (b"PK\x03\x04" + bytes(100), "corrupt or truncated .npz archive"),
+    ],
+)
+def test_not_an_npz_never_advises_pickle(tmp_path, content, problem):
+    bad = tmp_path / "thing.npz"
+    bad.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        load_pattern(bad)
+    message = str(info.value)
+    assert problem in message and repr(str(bad)) in message
+    assert "allow_pickle" not in message and "\n" not in message
+
+
+def test_npz_with_an_object_array_is_not_unpickled(tmp_path):
+    bad = tmp_path / "objects.npz"
+    np.savez(bad, **{MARKER_KEY: np.array([{"evil": 1}], dtype=object)})
+    with pytest.raises(ValueError, match="pickled Python objects, which are never loaded") as info:
+        load_pattern(bad)
+    assert "allow_pickle" not in str(info.value)
+
+
+def test_plain_npy_message(tmp_path):
+    bad = tmp_path / "arr.npy"
+    np.save(bad, np.arange(3))
+    with pytest.raises(ValueError) as info:
+        load_pattern(bad)
+    assert str(info.value).endswith("it is a single .npy array, not a .npz archive")
+
+
+def test_saved_coloring_given_to_load_pattern(tmp_path):
+    from sparsediff import color, save_coloring
+
+    path = save_coloring(color(SparsityPattern([0, 1], [0, 1], (2, 2))), tmp_path / "c")
+    with pytest.raises(ValueError, match="holds a saved coloring .*load it with") as info:
+        load_pattern(path)
+    assert "sparsediff.load_coloring" in str(info.value)
+
+
+def test_newer_version_says_so(tmp_path):
+    arrays = _valid_arrays(SparsityPattern([0], [0], (1, 1)))
+    arrays["version"] = np.array(FORMAT_VERSION + 1)
+    bad = _write_npz(tmp_path / "new.npz", **arrays)
+    with pytest.raises(ValueError, match="written by a newer sparsediff"):
+        load_pattern(bad)

@@ -171,3 +171,11 @@ def test_bad_arguments():
         sd.spy(np.ones(3))
     with pytest.raises(ValueError, match="max_pixels"):
         sd.spy(pattern, max_pixels=0)
+
+
+def test_title_counts_are_pluralised():
+    diagonal = SparsityPattern(np.arange(4), np.arange(4), (4, 4))
+    assert "row coloring: 1 VJP (" in sd.spy(coloring(diagonal, "row")).get_title()
+    assert "column coloring: 1 JVP (" in sd.spy(coloring(diagonal, "column")).get_title()
+    assert "coloring: 1 Hessian-vector product (" in sd.spy(coloring(diagonal, "star")).get_title()
+    assert "2 JVPs + 1 VJP (" in sd.spy(coloring(_arrowhead(6), "bidirectional")).get_title()

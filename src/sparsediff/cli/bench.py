@@ -55,6 +55,22 @@ def find_benchmarks(root: str | None = None) -> Path:
     raise CLIError(_NEED_CHECKOUT.format(where=where))
 
 
+def _asdex_missing(root: Path, env: dict[str, str]) -> str | None:
+    """Why ``import asdex`` fails where the suites run (``None`` when it works).
+
+    Checked once, in the suites' interpreter and environment, so that a missing
+    asdex is one line here instead of one traceback per benchmark case.
+    """
+    probe = "import asdex"
+    res = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True
+    )
+    if res.returncode == 0:
+        return None
+    lines = [line.strip() for line in res.stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else f"import asdex exited with status {res.returncode}"
+
+
 def run_bench(args: Any, out=print) -> int:
     """Run the selected suites one after the other; returns the first failing status."""
     root = find_benchmarks(args.root)
@@ -65,6 +81,14 @@ def run_bench(args: Any, out=print) -> int:
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
+    if not args.no_asdex:
+        missing = _asdex_missing(root, env)
+        if missing:
+            out(
+                f"asdex is not available ({missing}): timing sparsediff only, as with "
+                "--no-asdex (pip install 'sparsediff[bench]' to compare with asdex)"
+            )
+            flags.append("--no-asdex")
     status = 0
     for name in suites:
         command = [sys.executable, "-m", f"benchmarks.{name}", *flags]

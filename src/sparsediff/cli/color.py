@@ -2,36 +2,55 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
+from .._text import noun
 from .common import CLIError, UsageError, check_plot_path, one_line, save_spy
 from .progress import Progress
 
-__all__ = ["run_color", "load_pattern_file", "PROBLEM_CHOICES"]
+__all__ = ["run_color", "load_pattern_file", "problem_name", "PROBLEM_CHOICES", "ORDER_HELP"]
 
-#: Values of ``--problem``.
-PROBLEM_CHOICES = ("column", "row", "symmetric", "acyclic", "bidirectional", "acyclic_bicoloring")
+#: Values of ``--problem``: the names of the Python API (``sparsediff.coloring``,
+#: ``sparsediff.hessian(mode=...)``).
+PROBLEM_CHOICES = ("column", "row", "star", "acyclic", "bidirectional", "acyclic_bicoloring")
 
-_SYMMETRIC = ("symmetric", "acyclic")
+#: Older spellings still accepted by ``--problem``.
+PROBLEM_ALIASES = {"symmetric": "star"}
+
+_SYMMETRIC = ("star", "acyclic")
+
+#: What ``--order`` accepts (its help and its error message).
+ORDER_HELP = (
+    "natural, random (or random:SEED), largest_first, smallest_last, incidence_degree, "
+    "dynamic_largest_first, reversed:NAME (NAME reversed), or best (the best of several orders)"
+)
+
+
+def problem_name(text: str) -> str:
+    """``--problem``'s value: case and ``-`` are ignored, old spellings mapped to the API's."""
+    key = text.strip().lower().replace("-", "_")
+    return PROBLEM_ALIASES.get(key, key)
 
 
 def load_pattern_file(path: str) -> Any:
-    """Load a pattern saved with ``SparsityPattern.save``; one-line errors."""
-    from ..patterns import SparsityPattern
+    """Load a pattern saved with ``SparsityPattern.save``; one-line errors.
 
-    if not (os.path.exists(path) or (not path.endswith(".npz") and os.path.exists(path + ".npz"))):
-        raise UsageError(f"no such pattern file: {path!r}")
+    The messages are those of :func:`sparsediff.patterns.load_pattern` (no such
+    file and a directory are usage errors, status 2; a file that is not a
+    sparsediff pattern is a failure, status 1).
+    """
+    from ..patterns import SparsityPattern
+    from ..patterns.npzfile import SparsediffFileError
+
     try:
         return SparsityPattern.load(path)
-    except ValueError as err:  # the message starts with the path: drop it
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else "invalid content"
-        for prefix in (f"{path}: ", f"{path}.npz: "):
-            detail = detail.removeprefix(prefix)
-        raise CLIError(f"cannot read the pattern file {path!r}: {detail}") from err
+    except (FileNotFoundError, IsADirectoryError) as err:
+        raise UsageError(str(err)) from err
+    except SparsediffFileError as err:
+        raise CLIError(str(err)) from err
     except OSError as err:
-        raise CLIError(f"cannot read the pattern file {path!r}: {one_line(err)}") from err
+        raise CLIError(f"cannot load {path!r}: {one_line(err)}") from err
 
 
 def _algorithm(order: str | None, problem: str) -> Any:
@@ -44,18 +63,20 @@ def _algorithm(order: str | None, problem: str) -> Any:
     try:
         as_order(order)
     except (ValueError, TypeError) as err:
-        raise UsageError(f"bad --order {order!r}: {str(err).splitlines()[0]}") from None
+        detail = str(err).splitlines()[0].split(";")[0]
+        raise UsageError(f"bad --order {order!r}: {detail}; use {ORDER_HELP}") from None
     return GreedyColoring(order)
 
 
 def _counts(result: Any) -> str:
     if result.problem.name == "bidirectional":
+        fwd, rev = result.num_forward, result.num_reverse
         return (
-            f"{result.num_colors} = {result.num_forward} forward (JVP) + "
-            f"{result.num_reverse} reverse (VJP)"
+            f"{result.num_colors} = {fwd} forward ({noun(fwd, 'JVP')}) + "
+            f"{rev} reverse ({noun(rev, 'VJP')})"
         )
-    unit = {"column": "JVPs", "row": "VJPs", "symmetric": "Hessian-vector products"}
-    return f"{result.num_colors} ({unit.get(result.problem.name, 'passes')})"
+    unit = {"column": "JVP", "row": "VJP", "symmetric": "Hessian-vector product"}
+    return f"{result.num_colors} ({noun(result.num_colors, unit.get(result.problem.name, 'pass'))})"
 
 
 def run_color(args: Any, progress: Progress, out=print) -> int:
@@ -71,12 +92,12 @@ def run_color(args: Any, progress: Progress, out=print) -> int:
             f"{args.pattern!r} is {m}×{n}"
         )
 
-    from ..coloring import coloring
+    from ..coloring import color
 
     t = time.perf_counter()
     try:
         with progress.stage(f"{args.problem} coloring"):
-            result = coloring(pattern, args.problem, algorithm)
+            result = color(pattern, args.problem, algorithm)
     except (KeyboardInterrupt, CLIError):
         raise
     except Exception as err:  # noqa: BLE001 - reported as one line

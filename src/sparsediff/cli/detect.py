@@ -74,7 +74,7 @@ def _x64(enabled: bool) -> Any:
     """A context in which JAX keeps 64-bit types (a no-op when not ``enabled``)."""
     import jax
 
-    if not enabled or jax.config.jax_enable_x64:
+    if not enabled or jax.config.read("jax_enable_x64"):
         return contextlib.nullcontext()
     state = getattr(jax, "enable_x64", None)
     if state is not None:
@@ -82,12 +82,13 @@ def _x64(enabled: bool) -> Any:
             return state(True)
         except TypeError:
             pass
-    try:
-        from jax.experimental import enable_x64
-    except ImportError:  # pragma: no cover - very old or very new JAX
+    import jax.experimental
+
+    legacy = getattr(jax.experimental, "enable_x64", None)
+    if legacy is None:  # pragma: no cover - very old or very new JAX
         jax.config.update("jax_enable_x64", True)
         return contextlib.nullcontext()
-    return enable_x64()
+    return legacy()
 
 
 def _detect(args: Any, progress: Progress, f: Any, label: str, specs, argnums, out) -> int:

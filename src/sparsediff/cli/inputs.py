@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._text import article
 from .common import CLIError, UsageError, one_line
 
 __all__ = ["ArgSpec", "parse_arg_spec", "parse_argnums", "load_target"]
@@ -200,5 +201,6 @@ def load_target(target: str) -> tuple[Callable, str]:
             extra = _candidates(module) if obj is module else ""
             raise UsageError(f"{where!r} has no function {part!r}{extra}") from None
     if not callable(obj):
-        raise UsageError(f"{target!r} is not callable (it is a {type(obj).__name__})")
+        kind = type(obj).__name__
+        raise UsageError(f"{target!r} is not callable (it is {article(kind)} {kind})")
     return obj, target

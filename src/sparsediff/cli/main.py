@@ -52,11 +52,11 @@ def _subparser(sub: Any, name: str, help: str, description: str, epilog: str):
 
 
 def _add_demo(sub: Any) -> None:
-    from ..problems import DEFAULT_PROBLEM, DEMO_PROBLEMS
+    from ..problems.info import DEFAULT_PROBLEM, PROBLEM_INFO
 
     problems = "\n".join(
         f"  {p.name:<12} {p.summary}\n  {'':<12} size: {p.size_help}, default {p.default_size}"
-        for p in DEMO_PROBLEMS.values()
+        for p in PROBLEM_INFO.values()
     )
     demo = _subparser(
         sub,
@@ -69,7 +69,7 @@ def _add_demo(sub: Any) -> None:
     )
     demo.add_argument(
         "--problem",
-        choices=list(DEMO_PROBLEMS),
+        choices=list(PROBLEM_INFO),
         default=DEFAULT_PROBLEM,
         help=f"which problem (default {DEFAULT_PROBLEM})",
     )
@@ -125,7 +125,7 @@ def _add_detect(sub: Any) -> None:
 
 
 def _add_color(sub: Any) -> None:
-    from .color import PROBLEM_CHOICES
+    from .color import ORDER_HELP, PROBLEM_CHOICES, problem_name
 
     color = _subparser(
         sub,
@@ -133,14 +133,18 @@ def _add_color(sub: Any) -> None:
         "color a saved sparsity pattern",
         "Color a pattern saved by 'sparsediff detect --save' (or SparsityPattern.save) and "
         "compare the number of colors (AD passes) with a lower bound.",
-        "example: sparsediff color J.npz --problem bidirectional --order best\n\n"
-        "orders: natural, random (random:SEED), largest_first, smallest_last, "
-        "incidence_degree,\n        dynamic_largest_first, reversed:NAME, or best (the best "
-        "of several orders)",
+        "example: sparsediff color J.npz --problem bidirectional --order best\n"
+        "         sparsediff color H.npz --problem star\n\n"
+        "problems: the names sparsediff.color takes; 'symmetric' is still accepted for star\n"
+        "orders: " + ORDER_HELP,
     )
     color.add_argument("pattern", metavar="PATTERN.npz", help="a saved sparsity pattern")
     color.add_argument(
-        "--problem", choices=PROBLEM_CHOICES, default="column", help="default column"
+        "--problem",
+        type=problem_name,
+        choices=PROBLEM_CHOICES,
+        default="column",
+        help="default column",
     )
     color.add_argument(
         "--order",

@@ -1,19 +1,14 @@
 """Graph coloring of sparsity patterns: from a pattern to the fewest AD passes.
 
-``coloring(pattern, problem, algorithm) -> ColoringResult``, with the problem
+``color(pattern, problem, algorithm) -> ColoringResult`` (``sparsediff.color``), with the problem
 (column, row, symmetric, bidirectional), the algorithm (greedy in a vertex
 order, or the best of several orders) and the result as separate types.  The
 greedy kernels run as numba-compiled code, cached on disk; they are compiled
 on first use (numba is imported lazily).
 
-The module itself is callable: ``sparsediff.coloring(pattern, problem)`` is
-``sparsediff.coloring.coloring(pattern, problem)``, so the package can be
-exposed as ``sparsediff.coloring`` without a function of the same name hiding
-it.
+``coloring`` is the earlier name of :func:`color`, kept as an alias inside this
+package (``sparsediff.coloring.coloring``).
 """
-
-import sys as _sys
-import types as _types
 
 from .algorithms import (
     BICOLORING_BEST_ORDERS,
@@ -22,7 +17,7 @@ from .algorithms import (
     ColoringAlgorithm,
     GreedyColoring,
 )
-from .api import coloring, default_algorithm
+from .api import color, default_algorithm
 from .decompression import DecompressionPlan
 from .graphs import ColoringGraph
 from .io import load_coloring, save_coloring
@@ -51,6 +46,7 @@ from .result import ColoringResult, StarSets, TreeSets
 from .validate import InvalidColoringError, check_coloring
 
 __all__ = [
+    "color",
     "coloring",
     "default_algorithm",
     "ColoringResult",
@@ -86,12 +82,5 @@ __all__ = [
     "load_coloring",
 ]
 
-
-class _CallableModule(_types.ModuleType):
-    """Module type whose instances forward calls to :func:`coloring`."""
-
-    def __call__(self, pattern, problem="column", algorithm=None):
-        return coloring(pattern, problem, algorithm)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
+#: the earlier name of :func:`color`
+coloring = color

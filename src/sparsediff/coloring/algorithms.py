@@ -153,7 +153,8 @@ class BestOfOrders(ColoringAlgorithm):
         for side, order in self._plan(prob):
             if side is None:
                 result = solve(pattern, prob, order, postprocessing=post, algorithm="")
-            else:
+            else:  # one side of a bicoloring problem
+                assert isinstance(prob, BidirectionalProblem)
                 result = solve_one_sided(pattern, prob, order, side=side, algorithm="")
             if best is None or result.num_colors < best.num_colors:
                 best = result

@@ -9,7 +9,7 @@ from .algorithms import BestOfOrders, ColoringAlgorithm, GreedyColoring
 from .problems import BidirectionalProblem, ColoringProblem, as_problem
 from .result import ColoringResult
 
-__all__ = ["coloring", "default_algorithm"]
+__all__ = ["color", "default_algorithm"]
 
 
 def default_algorithm(problem: ColoringProblem | str) -> ColoringAlgorithm:
@@ -44,7 +44,7 @@ def _as_algorithm(algorithm: Any, problem: ColoringProblem) -> ColoringAlgorithm
     return GreedyColoring(order=algorithm)
 
 
-def coloring(
+def color(
     pattern: SparsityPattern,
     problem: ColoringProblem | str = "column",
     algorithm: ColoringAlgorithm | Any = None,
@@ -72,7 +72,7 @@ def coloring(
         >>> from sparsediff import SparsityPattern
         >>> from sparsediff.coloring import coloring
         >>> p = SparsityPattern.from_dense(np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool))
-        >>> coloring(p, "column").num_colors
+        >>> color(p, "column").num_colors
         2
     """
     prob = as_problem(problem)

@@ -19,11 +19,15 @@ take ``num_heavy * (num_vertices + 2)`` integers, capped by a memory budget.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numba import njit
 
-from .graphs import ColoringGraph
 from .indexing import ui
+
+if TYPE_CHECKING:
+    from .graphs import ColoringGraph
 
 __all__ = ["greedy_distance2", "distance2_degrees", "heavy_nets"]
 
@@ -114,6 +118,16 @@ def heavy_nets(graph: ColoringGraph) -> tuple[np.ndarray, int]:
     The largest nets of at least :data:`HEAVY_NET_SIZE` vertices, as many as the
     memory budget allows; ``slot[net] = -1`` for the others.
     """
+    if graph.net_ptr is None:
+        raise ValueError("heavy_nets needs a distance-2 graph (one with nets)")
+    if graph.net_ptr is None:
+        raise ValueError("heavy_nets needs a distance-2 graph (one with nets)")
+    if graph.net_ptr is None:
+        raise ValueError("heavy_nets needs a distance-2 graph (one with nets)")
+    if graph.net_ptr is None:
+        raise ValueError("heavy_nets needs a distance-2 graph (one with nets)")
+    if graph.net_ptr is None:
+        raise ValueError("heavy_nets needs a distance-2 graph (one with nets)")
     sizes = np.diff(graph.net_ptr)
     slot = np.full(sizes.size, -1, dtype=np.int64)
     candidates = np.flatnonzero(sizes >= HEAVY_NET_SIZE)

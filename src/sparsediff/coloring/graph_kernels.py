@@ -83,8 +83,8 @@ def csc_order(cols: np.ndarray, ncols: int) -> tuple[np.ndarray, np.ndarray]:
     return _csc_order(np.asarray(cols), int(ncols))
 
 
-def _position_dtype(size: int) -> type:
-    return np.int32 if size < 2**31 - 1 else np.int64
+def _position_dtype(size: int) -> np.dtype:
+    return np.dtype(np.int32 if size < 2**31 - 1 else np.int64)
 
 
 def symmetric_transpose(ptr: np.ndarray, idx: np.ndarray) -> np.ndarray | None:

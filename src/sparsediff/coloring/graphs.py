@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..patterns import SparsityPattern
+from .distance2 import distance2_degrees
 
 __all__ = [
     "ColoringGraph",
@@ -51,7 +52,7 @@ def _ptr_from_sorted(keys_major: np.ndarray, size: int) -> np.ndarray:
     return ptr
 
 
-def _readonly(*arrays: np.ndarray) -> None:
+def _readonly(*arrays: np.ndarray | None) -> None:
     for a in arrays:
         if a is not None and a.flags.writeable:
             a.flags.writeable = False
@@ -109,7 +110,7 @@ class ColoringGraph:
         self.net_ptr = net_ptr
         self.net_idx = net_idx
         self.transpose = transpose
-        self._degrees = None
+        self._degrees: np.ndarray | None = None
         sizes = np.diff(net_ptr) if kind == "distance2" and net_ptr is not None else None
         self.complete = bool(
             sizes is not None
@@ -144,13 +145,12 @@ class ColoringGraph:
             elif self.complete:
                 deg = np.full(self.num_vertices, self.num_vertices - 1, dtype=np.int64)
             elif not self.exact_degrees:
+                assert self.net_ptr is not None  # only distance-2 graphs are inexact
                 sizes = (np.diff(self.net_ptr) - 1).astype(np.float64)
                 owner = np.repeat(np.arange(self.num_vertices), np.diff(self.ptr))
                 bound = np.bincount(owner, weights=sizes[self.idx], minlength=self.num_vertices)
                 deg = np.minimum(bound, max(self.num_vertices - 1, 0)).astype(np.int64)
             else:
-                from .distance2 import distance2_degrees
-
                 deg = distance2_degrees(self)
             deg = deg.astype(np.int64, copy=False)
             _readonly(deg)

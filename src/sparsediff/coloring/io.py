@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
+from typing import Any
 
 import numpy as np
 
-from ..patterns import SparsityPattern
-from ..patterns.io import load_pattern, save_pattern
+from ..patterns import SparsityPattern, pattern_from_arrays, save_pattern
+from ..patterns.npzfile import SparsediffFileError, check_version, fail, read_npz
 from .decompression import DecompressionPlan
 from .problems import (
     BidirectionalProblem,
@@ -66,7 +66,7 @@ def save_coloring(result: ColoringResult, path: str | os.PathLike[str]) -> str:
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         pfile = save_pattern(result.pattern, os.path.join(tmp, "pattern.npz"))
         with np.load(pfile, allow_pickle=False) as data:
@@ -107,31 +107,24 @@ def load_coloring(path: str | os.PathLike[str]) -> ColoringResult:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a saved coloring, an unsupported version, or content
-            that does not fit together (the message names the file).
+        IsADirectoryError: the path is a directory.
+        SparsediffFileError: (a ``ValueError``) not a ``.npz`` archive, corrupt,
+            another kind of sparsediff file (e.g. a saved pattern), a newer
+            format version, or content that does not fit together.  The
+            one-line message names the file and the problem, worded as
+            :func:`sparsediff.SparsityPattern.load` words it.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path) and os.path.exists(path + ".npz"):
-        path += ".npz"
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no coloring file {path!r}")
+    path, arrays = read_npz(path, _MARKER)
+    check_version(arrays, path, _MARKER, _VERSION)
+    pattern_arrays = {k[8:]: v for k, v in arrays.items() if k.startswith("pattern/")}
+    if not pattern_arrays:
+        fail(path, _MARKER, "inconsistent content: it holds no pattern")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"{path!r} is not a readable .npz file: {err}") from None
-    if str(arrays.get("__sparsediff__", "")) != _MARKER:
-        raise ValueError(f"{path!r} is not a saved sparsediff coloring")
-    if int(arrays.get("version", -1)) != _VERSION:
-        raise ValueError(
-            f"{path!r} has unsupported coloring format version {arrays.get('version')}"
-        )
+        pattern = pattern_from_arrays(pattern_arrays, path)
+    except SparsediffFileError as err:  # name the embedded pattern in the message
+        fail(path, _MARKER, f"its pattern: {err.problem}")
     try:
         meta = json.loads(str(arrays["meta"]))
-        with tempfile.TemporaryDirectory() as tmp:
-            pfile = os.path.join(tmp, "pattern.npz")
-            np.savez(pfile, **{k[8:]: v for k, v in arrays.items() if k.startswith("pattern/")})
-            pattern = load_pattern(pfile)
         plan = DecompressionPlan.build(
             meta["plan_nnz"],
             tuple((name, tuple(shape)) for name, shape in meta["plan_blocks"]),
@@ -158,10 +151,8 @@ def load_coloring(path: str | os.PathLike[str]) -> ColoringResult:
             stars=stars,
             trees=trees,
         )
-    except (KeyError, TypeError, json.JSONDecodeError) as err:
-        raise ValueError(
-            f"{path!r} is an incomplete or inconsistent coloring file: {err}"
-        ) from None
+    except (KeyError, TypeError, ValueError) as err:
+        fail(path, _MARKER, f"inconsistent content: {type(err).__name__}: {err}")
     _check_consistent(result, path)
     return result
 
@@ -187,4 +178,4 @@ def _check_consistent(result: ColoringResult, path: str) -> None:
     except AssertionError as err:
         problems.append(str(err))
     if problems:
-        raise ValueError(f"{path!r} is an inconsistent coloring file: " + "; ".join(problems))
+        fail(path, _MARKER, "inconsistent content: " + "; ".join(problems))

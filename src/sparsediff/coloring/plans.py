@@ -148,9 +148,9 @@ def _substitution_plan(
     return a + nnz - d
 
 
-def _itype(bound: int) -> type:
+def _itype(bound: int) -> np.dtype:
     """The plan's index type (as :class:`DecompressionPlan` narrows)."""
-    return np.int32 if bound < 2**31 - 1 else np.int64
+    return np.dtype(np.int32 if bound < 2**31 - 1 else np.int64)
 
 
 def star_plan(nz: Nonzeros, half_hub: np.ndarray, reader: Reader, bound: int) -> tuple:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._text import noun
 from ..patterns import SparsityPattern
 from .decompression import DecompressionPlan
 from .problems import BidirectionalProblem, ColoringProblem, RowProblem, SymmetricProblem
@@ -171,10 +172,13 @@ class ColoringResult:
             rows = np.asarray(self.row_colors, dtype=np.int64)
             shifted = np.where(rows >= 0, rows + self.num_forward, -1)
             out = np.concatenate([np.asarray(self.column_colors, dtype=np.int64), shifted])
-            return _freeze(out.astype(np.int32))
-        if isinstance(self.problem, RowProblem):
-            return self.row_colors
-        return self.column_colors
+            out = out.astype(np.int32)
+            out.flags.writeable = False
+            return out
+        colors = self.row_colors if isinstance(self.problem, RowProblem) else self.column_colors
+        if colors is None:
+            raise ValueError(f"this {self.problem.name} coloring has no colors")
+        return colors
 
     @property
     def groups(self) -> tuple[np.ndarray, ...]:
@@ -276,15 +280,16 @@ class ColoringResult:
     def _counts_line(self) -> str:
         if isinstance(self.problem, BidirectionalProblem):
             text = (
-                f"passes: {self.num_colors} = {self.num_forward} forward (JVP) "
-                f"+ {self.num_reverse} reverse (VJP)"
+                f"passes: {self.num_colors} = {self.num_forward} forward "
+                f"({noun(self.num_forward, 'JVP')}) + {self.num_reverse} reverse "
+                f"({noun(self.num_reverse, 'VJP')})"
             )
         elif isinstance(self.problem, SymmetricProblem):
-            text = f"colors: {self.num_colors} (Hessian-vector products)"
+            text = f"colors: {self.num_colors} ({noun(self.num_colors, 'Hessian-vector product')})"
         elif isinstance(self.problem, RowProblem):
-            text = f"colors: {self.num_colors} (VJPs)"
+            text = f"colors: {self.num_colors} ({noun(self.num_colors, 'VJP')})"
         else:
-            text = f"colors: {self.num_colors} (JVPs)"
+            text = f"colors: {self.num_colors} ({noun(self.num_colors, 'JVP')})"
         verdict = "optimal" if self.is_optimal else f"gap {self.num_colors - self.lower_bound}"
         return f"{text}; lower bound {self.lower_bound} ({self.lower_bound_kind}; {verdict})"
 

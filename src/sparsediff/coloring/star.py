@@ -165,9 +165,10 @@ def _star_structure(
         half_hub[ui(p)] = edge_hub[ui(edge_of[ui(p)])]
 
 
-def _index_type(graph: ColoringGraph) -> type:
+def _index_type(graph: ColoringGraph) -> np.dtype:
     """``int32`` unless the graph is too large for it."""
-    return np.int32 if max(graph.idx.size, graph.num_vertices + 1) < 2**31 - 1 else np.int64
+    small = max(graph.idx.size, graph.num_vertices + 1) < 2**31 - 1
+    return np.dtype(np.int32 if small else np.int64)
 
 
 def star_coloring(
@@ -222,7 +223,11 @@ def star_structure(
     itype = _index_type(graph)
     num_half = graph.idx.size
     counts, edge_of, half_hub = (scratch.take(num_half, itype) for _ in range(3))
-    edges = tuple(np.empty(num_half // 2, dtype=itype) for _ in range(3))
+    edges = (
+        np.empty(num_half // 2, dtype=itype),
+        np.empty(num_half // 2, dtype=itype),
+        np.empty(num_half // 2, dtype=itype),
+    )
     _star_structure(
         graph.ptr, graph.idx, graph.transpose, np.asarray(color, dtype=np.int32), needed,
         np.asarray(vclass, dtype=np.int64), nclass, postprocessing, counts, edge_of, *edges,

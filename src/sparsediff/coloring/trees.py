@@ -301,6 +301,10 @@ def plan_trees(
     scratch.give(tree_label)
     single = np.flatnonzero(edges == 2)  # two half-edges: one edge
     if single.size:
+        if graph.transpose is None:
+            raise ValueError("acyclic coloring needs an adjacency graph with its transpose")
+        if graph.transpose is None:
+            raise ValueError("acyclic coloring needs an adjacency graph with its transpose")
         # A single-edge tree may be read from either end; the walk starts from the
         # other one if that is the end chosen.
         u, p = root[single, 0], root[single, 2]

@@ -259,11 +259,11 @@ def check_coloring(pattern: SparsityPattern, result: ColoringResult) -> None:
             _check_acyclic(cols, n + rows, raw, "vertex")
     else:
         raise InvalidColoringError(f"unknown problem {problem!r}")
-    for colors, k, what in (
+    for given, k, what in (
         (result.column_colors, result.num_forward, "column"),
         (result.row_colors, result.num_reverse, "row"),
     ):
-        if colors is not None and k and np.bincount(colors[colors >= 0], minlength=k).min() == 0:
+        if given is not None and k and np.bincount(given[given >= 0], minlength=k).min() == 0:
             raise InvalidColoringError(f"some {what} color in 0..{k - 1} is used by no {what}")
     _check_roundtrip(result)
 

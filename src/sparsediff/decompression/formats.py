@@ -79,7 +79,7 @@ def output_arrays(
     if output_format == "dense":
         # flat positions row * n + col: one 1-D scatter into the raveled matrix
         dt = np.int32 if m * n < 2**31 else np.int64
-        return {"flat": jnp.asarray(rows.astype(dt) * dt(n) + cols.astype(dt))}
+        return {"flat": jnp.asarray(rows.astype(dt) * np.asarray(n, dt) + cols.astype(dt))}
     return {}
 
 

@@ -165,8 +165,10 @@ def jacobian_sparsity(
         argnums: positional argument(s) to differentiate with respect to. The
             others are traced as inputs whose dependencies are not tracked.
         has_aux: ``f`` returns ``(output, aux)``; only ``output`` is analysed.
-        holomorphic: as in ``jax.jacfwd``: complex inputs need it (and ``f`` must
-            then be holomorphic); without it they are an error.
+        holomorphic: as in ``jax.jacfwd`` (only with complex inputs). Patterns of
+            complex inputs are detected with or without it: an entry says that an
+            output depends on a complex element (its real or imaginary part);
+            evaluating derivatives (:func:`sparsediff.jacobian`) needs it.
         **kwargs: sample keyword arguments of ``f``. Array leaves are traced as
             non-differentiated inputs; any other leaf (a string, a bool, a
             Python number) is bound statically.
@@ -177,7 +179,7 @@ def jacobian_sparsity(
         order, leaves in pytree order, each in C order, as
         ``jax.flatten_util.ravel_pytree``).
     """
-    model = CallModel.of(args, kwargs, argnums, has_aux, holomorphic)
+    model = CallModel.of(args, kwargs, argnums, has_aux, holomorphic, complex_patterns=True)
     return detect(f, model, "jacobian").pattern
 
 
@@ -239,5 +241,5 @@ def hessian_sparsity(
     ``(1,)`` is squeezed, any other shape raises ``ValueError``. The result is
     square over the selected inputs.
     """
-    model = CallModel.of(args, kwargs, argnums, has_aux, holomorphic)
+    model = CallModel.of(args, kwargs, argnums, has_aux, holomorphic, complex_patterns=True)
     return detect(f, model, "hessian").pattern

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import jax
 
 from ..arguments import Signature
+from .pipeline import validate_options
 from .prepared import SparseDerivative
 
 __all__ = ["jacobian", "hessian", "value_and_jacobian", "value_and_hessian", "LazyDerivative"]
@@ -70,35 +71,17 @@ def _options(scope: dict, with_value: bool = False) -> dict:
     return opts
 
 
-def _validate_options(kind: str, options: dict) -> None:
-    """Check ``mode``, ``output_format``, ``chunk_size`` and ``triangle`` when they are
-    given, before any preparation (the lazy form would otherwise fail only at the
-    first call); the messages are those of preparation itself."""
-    from ..decompression.formats import check_format
-    from .modes import HESSIAN_MODES, JACOBIAN_MODES
-
-    mode = options.get("mode")
-    modes = JACOBIAN_MODES if kind == "jacobian" else HESSIAN_MODES
-    if mode is not None and mode not in modes:
-        raise ValueError(
-            f"mode {mode!r} is not valid for a {kind}; choose one of {', '.join(modes)} "
-            "or None (automatic)"
-        )
-    check_format(options.get("output_format", "bcoo"))
-    chunk_size = options.get("chunk_size")
-    if chunk_size is not None and (
-        not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
-    triangle = options.get("triangle")
-    if triangle not in (None, "lower", "upper"):
-        raise ValueError(f"triangle must be 'lower', 'upper' or None; got {triangle!r}")
-
-
 def _make(
     kind: str, f: Callable, sample_args: tuple, sample_kwargs: dict, options: dict
 ) -> SparseDerivative | LazyDerivative:
-    _validate_options(kind, options)
+    # checked before any preparation: the lazy form would otherwise fail only at its first call
+    validate_options(
+        kind,
+        options.get("mode"),
+        options.get("output_format", "bcoo"),
+        options.get("chunk_size"),
+        options.get("triangle"),
+    )
     if not sample_args:
         if sample_kwargs:
             raise TypeError(
@@ -111,8 +94,15 @@ def _make(
     return SparseDerivative(f, kind, sample_args, sample_kwargs, **options)
 
 
+@overload
+def jacobian(f: Callable, /, **options: Any) -> LazyDerivative: ...
+@overload
+def jacobian(
+    f: Callable, sample: Any, /, *sample_args: Any, **options: Any
+) -> SparseDerivative: ...
 def jacobian(
     f: Callable,
+    /,
     *sample_args: Any,
     argnums: Any = 0,
     has_aux: bool = False,
@@ -181,8 +171,15 @@ def jacobian(
     return _make("jacobian", f, sample_args, sample_kwargs, options)
 
 
+@overload
+def value_and_jacobian(f: Callable, /, **options: Any) -> LazyDerivative: ...
+@overload
+def value_and_jacobian(
+    f: Callable, sample: Any, /, *sample_args: Any, **options: Any
+) -> SparseDerivative: ...
 def value_and_jacobian(
     f: Callable,
+    /,
     *sample_args: Any,
     argnums: Any = 0,
     has_aux: bool = False,
@@ -202,8 +199,13 @@ def value_and_jacobian(
     return _make("jacobian", f, sample_args, sample_kwargs, options)
 
 
+@overload
+def hessian(f: Callable, /, **options: Any) -> LazyDerivative: ...
+@overload
+def hessian(f: Callable, sample: Any, /, *sample_args: Any, **options: Any) -> SparseDerivative: ...
 def hessian(
     f: Callable,
+    /,
     *sample_args: Any,
     argnums: Any = 0,
     has_aux: bool = False,
@@ -240,8 +242,15 @@ def hessian(
     return _make("hessian", f, sample_args, sample_kwargs, options)
 
 
+@overload
+def value_and_hessian(f: Callable, /, **options: Any) -> LazyDerivative: ...
+@overload
+def value_and_hessian(
+    f: Callable, sample: Any, /, *sample_args: Any, **options: Any
+) -> SparseDerivative: ...
 def value_and_hessian(
     f: Callable,
+    /,
     *sample_args: Any,
     argnums: Any = 0,
     has_aux: bool = False,

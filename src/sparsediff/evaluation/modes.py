@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..coloring import ColoringResult, coloring
+from ..coloring import ColoringResult, color
 from ..patterns import SparsityPattern
 
 __all__ = ["VJP_COST", "DENSE_FRACTION", "JACOBIAN_MODES", "HESSIAN_MODES", "choose"]
@@ -54,7 +54,7 @@ class Choice:
 
 def color_for(pattern: SparsityPattern, mode: str) -> ColoringResult | None:
     problem = _PROBLEM.get(mode)
-    return None if problem is None else coloring(pattern, problem)
+    return None if problem is None else color(pattern, problem)
 
 
 def choose(
@@ -80,31 +80,32 @@ def choose(
             )
         return Choice(mode, color_for(pattern, mode))
     if not forward_ok:
-        row = coloring(pattern, "row")
+        row = color(pattern, "row")
         if row.num_colors >= DENSE_FRACTION * m and m > 0:
             return Choice("dense_rev", None)
         return Choice("rev", row)
     if kind == "hessian":
-        star = coloring(pattern, "symmetric")
+        star = color(pattern, "symmetric")
         best = Choice("star", star)
-        column = coloring(pattern, "column")
+        column = color(pattern, "column")
         if column.num_colors <= star.num_colors:
             best = Choice("column", column)
         elif star.num_colors > 3:
-            acyclic = coloring(pattern, "acyclic")
+            acyclic = color(pattern, "acyclic")
             if acyclic.num_colors + 2 <= star.num_colors:
                 best = Choice("acyclic", acyclic)
-        if best.coloring.num_colors >= DENSE_FRACTION * n and n > 0:
+        colors = best.coloring.num_colors if best.coloring is not None else n
+        if colors >= DENSE_FRACTION * n and n > 0:
             return Choice("dense", None)
         return best
-    col = coloring(pattern, "column")
-    row = coloring(pattern, "row")
+    col = color(pattern, "column")
+    row = color(pattern, "row")
     options = [
         (col.num_colors, Choice("fwd", col)),
         (VJP_COST * row.num_colors, Choice("rev", row)),
     ]
     if min(col.num_colors, row.num_colors) > 2:
-        bi = coloring(pattern, "bidirectional")
+        bi = color(pattern, "bidirectional")
         options.append((bi.num_forward + VJP_COST * bi.num_reverse, Choice("bidirectional", bi)))
     cost, best = min(options, key=lambda t: t[0])
     dense_cost = min(n, VJP_COST * m)

@@ -1,4 +1,8 @@
-"""Saving and loading :class:`SparsityPattern` objects as ``.npz`` files.
+"""The ``.npz`` file format of sparsity patterns (saved by ``SparsityPattern.save``).
+
+This module reads and writes plain arrays and structures; it does not know the
+:class:`~sparsediff.patterns.SparsityPattern` class, which builds itself from
+what :func:`parts_from_arrays` returns.
 
 File layout (format version 1), all entries plain arrays readable with
 ``np.load(..., allow_pickle=False)``:
@@ -29,16 +33,21 @@ import json
 import os
 import pickle
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
-from .pattern import SparsityPattern
+from .npzfile import MARKER_KEY, check_marker, check_version, fail
 from .structure import LeafSpec, Structure
 
-__all__ = ["save_pattern", "load_pattern", "FORMAT_VERSION", "MARKER_KEY"]
+__all__ = [
+    "write_parts",
+    "parts_from_arrays",
+    "FORMAT_VERSION",
+    "MARKER_KEY",
+    "MARKER_VALUE",
+]
 
-MARKER_KEY = "__sparsediff__"
 MARKER_VALUE = "SparsityPattern"
 FORMAT_VERSION = 1
 
@@ -158,55 +167,39 @@ def _load_treedef(blob: np.ndarray | None) -> Any:
 
 
 # ---------------------------------------------------------------------- save / load
-def save_pattern(pattern: SparsityPattern, path: str | os.PathLike[str]) -> str:
-    """Write ``pattern`` to a compressed ``.npz`` file; returns the path written.
+def write_parts(
+    path: str | os.PathLike[str],
+    rows: np.ndarray,
+    cols: np.ndarray,
+    shape: tuple[int, int],
+    input_structure: Structure,
+    output_structure: Structure,
+) -> str:
+    """Write a pattern's parts to a compressed ``.npz`` file; returns the path written.
 
     A ``.npz`` suffix is appended when ``path`` does not already end with it.
     """
-    if not isinstance(pattern, SparsityPattern):
-        raise TypeError(f"expected a SparsityPattern, got {type(pattern).__name__}")
     target = os.fspath(path)
     if not target.endswith(".npz"):
         target += ".npz"
     structures = {
-        "input": _structure_to_dict(pattern.input_structure),
-        "output": _structure_to_dict(pattern.output_structure),
+        "input": _structure_to_dict(input_structure),
+        "output": _structure_to_dict(output_structure),
     }
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         MARKER_KEY: np.array(MARKER_VALUE),
         "version": np.array(FORMAT_VERSION, dtype=np.int64),
-        "shape": np.array(pattern.shape, dtype=np.int64),
-        "rows": pattern.rows,
-        "cols": pattern.cols,
+        "shape": np.array(shape, dtype=np.int64),
+        "rows": rows,
+        "cols": cols,
         "structures": np.array(json.dumps(structures)),
     }
-    for side, structure in (
-        ("input", pattern.input_structure),
-        ("output", pattern.output_structure),
-    ):
+    for side, structure in (("input", input_structure), ("output", output_structure)):
         blob = _dump_treedef(structure.treedef)
         if blob is not None:
             arrays[f"{side}_treedef"] = blob
     np.savez_compressed(target, **arrays)
     return target
-
-
-def _read_npz(path: str) -> dict[str, np.ndarray]:
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: not a .npz archive (it holds a single .npy array)")
-    try:
-        with loaded:
-            return {key: loaded[key] for key in loaded.files}
-    except Exception as exc:
-        raise ValueError(
-            f"{path}: corrupt or truncated .npz file ({type(exc).__name__}: {exc})"
-        ) from exc
 
 
 def _scalar_str(value: np.ndarray) -> str | None:
@@ -215,51 +208,31 @@ def _scalar_str(value: np.ndarray) -> str | None:
     return None
 
 
-def load_pattern(path: str | os.PathLike[str]) -> SparsityPattern:
-    """Read a pattern written by :func:`save_pattern`.
+def parts_from_arrays(data: dict[str, np.ndarray], source: str) -> dict[str, Any]:
+    """The constructor arguments of ``SparsityPattern`` held by the arrays of a pattern
+    file (``source`` names it in errors): ``rows``, ``cols``, ``shape``, both
+    structures and whether the indices are canonical (checked, not trusted)."""
 
-    Raises:
-        FileNotFoundError: if the file does not exist.
-        ValueError: if the file is not a valid sparsediff pattern file; the
-            message names the file and the problem.
-    """
-    source = os.fspath(path)
-    if not os.path.exists(source) and not source.endswith(".npz"):
-        if os.path.exists(source + ".npz"):
-            source += ".npz"
-    data = _read_npz(source)
+    def bad(problem: str) -> NoReturn:
+        fail(source, MARKER_VALUE, problem)
 
-    def bad(problem: str) -> ValueError:
-        return ValueError(f"{source}: {problem}")
-
-    if MARKER_KEY not in data:
-        raise bad(f"not a sparsediff file (no {MARKER_KEY!r} marker)")
-    marker = _scalar_str(data[MARKER_KEY])
-    if marker != MARKER_VALUE:
-        raise bad(f"holds a sparsediff object of type {marker!r}, not a {MARKER_VALUE!r}")
-    version = data.get("version")
-    if version is None or version.ndim != 0 or version.dtype.kind not in "iu":
-        raise bad("missing or malformed format version")
-    if int(version) != FORMAT_VERSION:
-        raise bad(
-            f"unsupported format version {int(version)} "
-            f"(this sparsediff reads version {FORMAT_VERSION})"
-        )
+    check_marker(data, source, MARKER_VALUE)
+    check_version(data, source, MARKER_VALUE, FORMAT_VERSION)
     missing = [key for key in ("shape", "rows", "cols", "structures") if key not in data]
     if missing:
-        raise bad(f"inconsistent content: missing entries {missing}")
+        bad(f"inconsistent content: missing entries {missing}")
     shape, rows, cols = data["shape"], data["rows"], data["cols"]
     if shape.shape != (2,) or shape.dtype.kind not in "iu":
-        raise bad(f"inconsistent content: shape entry must be 2 integers, got {shape!r}")
+        bad(f"inconsistent content: shape entry must be 2 integers, got {shape!r}")
     for name, arr in (("rows", rows), ("cols", cols)):
         if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
-            raise bad(f"inconsistent content: {name} must be a 1-D integer array")
+            bad(f"inconsistent content: {name} must be a 1-D integer array")
     if rows.size != cols.size:
-        raise bad(f"inconsistent content: rows has {rows.size} entries but cols has {cols.size}")
+        bad(f"inconsistent content: rows has {rows.size} entries but cols has {cols.size}")
 
     text = _scalar_str(data["structures"])
     if text is None:
-        raise bad("inconsistent content: structures entry is not a JSON string")
+        bad("inconsistent content: structures entry is not a JSON string")
     try:
         spec = json.loads(text)
         input_structure = _structure_from_dict(
@@ -269,7 +242,7 @@ def load_pattern(path: str | os.PathLike[str]) -> SparsityPattern:
             spec["output"], _load_treedef(data.get("output_treedef"))
         )
     except (ValueError, TypeError, KeyError) as exc:
-        raise bad(f"inconsistent content: invalid structures ({exc})") from exc
+        bad(f"inconsistent content: invalid structures ({exc})")
 
     m, n = (int(d) for d in shape)
     # Files written by save_pattern are canonical; verify in O(nnz) rather than trust.
@@ -279,14 +252,11 @@ def load_pattern(path: str | os.PathLike[str]) -> SparsityPattern:
             | ((rows[1:] == rows[:-1]) & (np.diff(cols.astype(np.int64)) > 0))
         )
     )
-    try:
-        return SparsityPattern(
-            rows,
-            cols,
-            (m, n),
-            input_structure=input_structure,
-            output_structure=output_structure,
-            canonical=canonical,
-        )
-    except (ValueError, TypeError) as exc:
-        raise bad(f"inconsistent content: {exc}") from exc
+    return {
+        "rows": rows,
+        "cols": cols,
+        "shape": (m, n),
+        "input_structure": input_structure,
+        "output_structure": output_structure,
+        "canonical": canonical,
+    }

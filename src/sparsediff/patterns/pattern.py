@@ -3,129 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-import operator
 import os
 from typing import Any
 
 import numpy as np
 
+from .canonical import (
+    as_index_array,
+    check_range,
+    check_shape,
+    index_dtype,
+    nonzero_positions,
+    readonly,
+    sort_unique,
+)
+from .io import MARKER_VALUE, parts_from_arrays, write_parts
+from .npzfile import fail, read_npz
 from .structure import Structure
 
-__all__ = ["SparsityPattern"]
-
-_INT32_LIMIT = 2**31 - 1
-_INT64_SAFE = 2**62
-
-
-def _index_dtype(m: int, n: int) -> np.dtype:
-    return np.dtype(np.int32) if max(m, n) < _INT32_LIMIT else np.dtype(np.int64)
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    if a.flags.writeable:
-        a.flags.writeable = False
-    return a
-
-
-def _check_shape(shape: Any) -> tuple[int, int]:
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        raise TypeError(f"shape must be a pair of integers, got {shape!r}") from None
-    if len(dims) != 2 or any(isinstance(d, bool | np.bool_) for d in dims):
-        raise ValueError(f"shape must be a pair of non-negative integers, got {shape!r}")
-    try:
-        m, n = (operator.index(d) for d in dims)
-    except TypeError:
-        raise ValueError(f"shape must be a pair of non-negative integers, got {shape!r}") from None
-    if m < 0 or n < 0:
-        raise ValueError(f"shape must be a pair of non-negative integers, got {shape!r}")
-    return m, n
-
-
-def _as_index_array(x: Any, name: str) -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got an array of shape {a.shape}")
-    if a.size == 0:
-        return a.astype(np.int64)
-    if a.dtype.kind not in "iu":
-        raise TypeError(f"{name} must have an integer dtype, got {a.dtype}")
-    return a
-
-
-def _check_range(a: np.ndarray, bound: int, name: str, shape: tuple[int, int]) -> None:
-    if a.size == 0:
-        return
-    lo, hi = a.min(), a.max()
-    if lo >= 0 and hi < bound:
-        return
-    pos = int(np.flatnonzero((a < 0) | (a >= bound))[0])
-    raise ValueError(
-        f"{name} index {int(a[pos])} (at position {pos}) is out of range for shape {shape}"
-    )
-
-
-def _sort_unique(
-    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], *, return_inverse: bool = False
-) -> tuple[np.ndarray, ...]:
-    """Sort COO indices row-major and remove duplicates (vectorised).
-
-    ``np.unique`` is avoided on purpose: recent NumPy versions implement it
-    with a hash table that is far slower than a plain sort for large inputs.
-    With ``return_inverse`` the third array maps each input entry to its
-    position in the output.
-    """
-    m, n = shape
-    if rows.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return (empty, empty.copy(), empty.copy()) if return_inverse else (empty, empty.copy())
-    order = None
-    if m * n <= _INT64_SAFE:
-        keys = rows.astype(np.int64) * n + cols.astype(np.int64)
-        if return_inverse:
-            order = np.argsort(keys, kind="stable")
-            keys = keys[order]
-        else:
-            keys = np.sort(keys)
-        new = np.empty(keys.size, dtype=bool)
-        new[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=new[1:])
-        r, c = np.divmod(keys[new], n)
-    else:
-        # Linearised keys could overflow int64: sort lexicographically instead.
-        order = np.lexsort((cols, rows))
-        rs, cs = rows[order], cols[order]
-        new = np.empty(rs.size, dtype=bool)
-        new[0] = True
-        new[1:] = (rs[1:] != rs[:-1]) | (cs[1:] != cs[:-1])
-        r, c = rs[new], cs[new]
-    if not return_inverse:
-        return r, c
-    inverse = np.empty(rows.size, dtype=np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return r, c, inverse
-
-
-def _nonzero_positions(
-    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions whose summed (duplicate-merged) value is nonzero."""
-    rows = np.asarray(rows).reshape(-1)
-    cols = np.asarray(cols).reshape(-1)
-    data = np.asarray(data).reshape(-1)
-    if rows.size == 0:
-        return rows.astype(np.int64), cols.astype(np.int64)
-    r, c, inverse = _sort_unique(rows, cols, shape, return_inverse=True)
-    if data.dtype.kind == "c":
-        values = data.astype(np.complex128)
-        parts = (values.real, values.imag)
-    else:
-        parts = (data.astype(np.float64),)  # bool terms are >= 0: no false cancellation
-    keep = np.zeros(r.size, dtype=bool)
-    for part in parts:
-        keep |= np.bincount(inverse, weights=part, minlength=r.size) != 0
-    return r[keep], c[keep]
+__all__ = ["SparsityPattern", "save_pattern", "load_pattern", "pattern_from_arrays"]
 
 
 class SparsityPattern:
@@ -173,6 +69,20 @@ class SparsityPattern:
         "_hash",
         "_frozen",
     )
+    _shape: tuple[int, int]
+    _rows: np.ndarray
+    _cols: np.ndarray
+    _input_structure: Structure
+    _output_structure: Structure
+    # caches, None until first use (Any: mypy cannot see that _cache fills them)
+    _indptr: Any
+    _col_order: Any
+    _col_indptr: Any
+    _col_indices: Any
+    _row_counts: Any
+    _col_counts: Any
+    _hash: Any
+    _frozen: bool
 
     def __init__(
         self,
@@ -184,16 +94,16 @@ class SparsityPattern:
         output_structure: Structure | None = None,
         canonical: bool = False,
     ) -> None:
-        m, n = _check_shape(shape)
-        r = _as_index_array(rows, "rows")
-        c = _as_index_array(cols, "cols")
+        m, n = check_shape(shape)
+        r = as_index_array(rows, "rows")
+        c = as_index_array(cols, "cols")
         if r.size != c.size:
             raise ValueError(f"rows and cols must have the same length, got {r.size} and {c.size}")
-        _check_range(r, m, "row", (m, n))
-        _check_range(c, n, "column", (m, n))
-        dtype = _index_dtype(m, n)
+        check_range(r, m, "row", (m, n))
+        check_range(c, n, "column", (m, n))
+        dtype = index_dtype(m, n)
         if not canonical:
-            r, c = _sort_unique(r, c, (m, n))
+            r, c = sort_unique(r, c, (m, n))
             r, c = r.astype(dtype, copy=False), c.astype(dtype, copy=False)
         else:
             # Copy unless we are handed arrays that are already frozen.
@@ -205,8 +115,8 @@ class SparsityPattern:
                 c = c.view()
         set_ = object.__setattr__
         set_(self, "_shape", (m, n))
-        set_(self, "_rows", _readonly(r))
-        set_(self, "_cols", _readonly(c))
+        set_(self, "_rows", readonly(r))
+        set_(self, "_cols", readonly(c))
         set_(self, "_input_structure", self._resolve(input_structure, n, "input", "n"))
         set_(self, "_output_structure", self._resolve(output_structure, m, "output", "m"))
         for name in (
@@ -243,7 +153,7 @@ class SparsityPattern:
 
     def _cache(self, name: str, value: Any) -> Any:
         if isinstance(value, np.ndarray):
-            _readonly(value)
+            readonly(value)
         object.__setattr__(self, name, value)
         return value
 
@@ -417,7 +327,7 @@ class SparsityPattern:
         if a.ndim != 2:
             raise ValueError(f"from_dense expects a 2-D array, got shape {a.shape}")
         m, n = a.shape
-        dtype = _index_dtype(m, n)
+        dtype = index_dtype(m, n)
         r, c = np.nonzero(a)  # already row-major sorted and unique
         return cls(
             r.astype(dtype),
@@ -448,8 +358,8 @@ class SparsityPattern:
         if len(matrix.shape) != 2:
             raise ValueError(f"expected a 2-D sparse array, got shape {matrix.shape}")
         coo = matrix.tocoo()
-        shape = _check_shape(coo.shape)
-        r, c = _nonzero_positions(coo.row, coo.col, coo.data, shape)
+        shape = check_shape(coo.shape)
+        r, c = nonzero_positions(coo.row, coo.col, coo.data, shape)
         return cls(
             r,
             c,
@@ -477,14 +387,14 @@ class SparsityPattern:
             raise ValueError(f"from_bcoo expects a 2-D BCOO array, got shape {shape}")
         if getattr(bcoo, "n_batch", 0) or getattr(bcoo, "n_dense", 0):
             raise ValueError("from_bcoo does not support BCOO arrays with batch or dense dims")
-        shape = _check_shape(shape)
+        shape = check_shape(shape)
         indices = np.asarray(bcoo.indices).reshape(-1, 2)
         data = np.asarray(bcoo.data).reshape(-1)
         if data.dtype.kind not in "biufc":
             data = data.astype(np.float32)  # e.g. bfloat16
         r, c = indices[:, 0], indices[:, 1]
         inside = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
-        r, c = _nonzero_positions(r[inside], c[inside], data[inside], shape)
+        r, c = nonzero_positions(r[inside], c[inside], data[inside], shape)
         return cls(
             r,
             c,
@@ -521,7 +431,7 @@ class SparsityPattern:
             raise ValueError(
                 f"cannot take the union of patterns of shapes {self._shape} and {other._shape}"
             )
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "input_structure": self._input_structure,
             "output_structure": self._output_structure,
         }
@@ -563,16 +473,48 @@ class SparsityPattern:
 
     def save(self, path: str | os.PathLike[str]) -> str:
         """Save to a ``.npz`` file (suffix added if missing); returns the path written."""
-        from .io import save_pattern
-
-        return save_pattern(self, path)
+        return write_parts(
+            path, self.rows, self.cols, self.shape, self.input_structure, self.output_structure
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SparsityPattern:
-        """Load a pattern written by :meth:`save`."""
-        from .io import load_pattern
+        """Load a pattern written by :meth:`save` (see :func:`load_pattern`)."""
+        source, data = read_npz(path, MARKER_VALUE)
+        return pattern_from_arrays(data, source)
 
-        return load_pattern(path)
+
+def save_pattern(pattern: SparsityPattern, path: str | os.PathLike[str]) -> str:
+    """Write ``pattern`` to a compressed ``.npz`` file; returns the path written.
+
+    A ``.npz`` suffix is appended when ``path`` does not already end with it.
+    """
+    if not isinstance(pattern, SparsityPattern):
+        raise TypeError(f"expected a SparsityPattern, got {type(pattern).__name__}")
+    return pattern.save(path)
+
+
+def load_pattern(path: str | os.PathLike[str]) -> SparsityPattern:
+    """Read a pattern written by :func:`save_pattern` (``.npz`` is added if missing).
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        IsADirectoryError: if the path is a directory.
+        SparsediffFileError: (a ``ValueError``) if the file is not a sparsediff
+            pattern file: not a ``.npz`` archive, corrupt, another kind of
+            sparsediff file, a newer format version or inconsistent content.
+            The one-line message names the file and the problem.
+    """
+    return SparsityPattern.load(path)
+
+
+def pattern_from_arrays(data: dict[str, np.ndarray], source: str) -> SparsityPattern:
+    """The pattern held by the arrays of a pattern file (``source`` names it in errors)."""
+    parts = parts_from_arrays(data, source)
+    try:
+        return SparsityPattern(**parts)
+    except (ValueError, TypeError) as exc:
+        fail(source, MARKER_VALUE, f"inconsistent content: {exc}")
 
 
 def _rebuild(

@@ -21,9 +21,14 @@ nonzeros have.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .._text import plural
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["spy", "MATPLOTLIB_MISSING"]
 
@@ -261,13 +266,16 @@ def _title(pattern: Any, result: Any) -> str:
     prob = result.problem
     if prob.name == "bidirectional":
         kind = "star" if prob.decompression_kind == "direct" else "acyclic"
-        counts = f"{kind} bicoloring: {result.num_forward} JVPs + {result.num_reverse} VJPs"
+        counts = (
+            f"{kind} bicoloring: {plural(result.num_forward, 'JVP')} + "
+            f"{plural(result.num_reverse, 'VJP')}"
+        )
     elif prob.name == "symmetric":
         kind = "star" if prob.decompression_kind == "direct" else "acyclic"
-        counts = f"{kind} coloring: {result.num_colors} Hessian-vector products"
+        counts = f"{kind} coloring: {plural(result.num_colors, 'Hessian-vector product')}"
     else:
-        unit = "VJPs" if prob.name == "row" else "JVPs"
-        counts = f"{prob.name} coloring: {result.num_colors} {unit}"
+        unit = "VJP" if prob.name == "row" else "JVP"
+        counts = f"{prob.name} coloring: {plural(result.num_colors, unit)}"
     return f"{head}; {counts} (lower bound {result.lower_bound})"
 
 
@@ -283,7 +291,7 @@ def spy(
     title: str | bool = True,
     legend: bool = True,
     aspect: str | float | None = None,
-) -> Any:
+) -> Axes:
     """Draw a sparsity pattern, colored by color group when a coloring is given.
 
     Args:
@@ -316,7 +324,7 @@ def spy(
     Example::
 
         >>> import sparsediff as sd
-        >>> result = sd.coloring(pattern, "bidirectional")      # doctest: +SKIP
+        >>> result = sd.color(pattern, "bidirectional")      # doctest: +SKIP
         >>> ax = sd.spy(pattern, coloring=result)               # doctest: +SKIP
         >>> ax.figure.savefig("pattern.png")                    # doctest: +SKIP
     """
@@ -337,7 +345,8 @@ def spy(
 
     rows = np.asarray(pattern.rows)
     cols = np.asarray(pattern.cols)
-    groups = colors = None
+    groups: np.ndarray | None = None
+    colors: np.ndarray | None = None
     n_forward = 0
     if result is not None:
         groups = entry_groups(result)
@@ -351,7 +360,7 @@ def spy(
         axis.set_major_locator(mpl.ticker.MaxNLocator(nbins=6, integer=True))
     ax.set_xlabel("column")
     ax.set_ylabel("row")
-    if result is not None and legend:
+    if result is not None and legend and groups is not None and colors is not None:
         counts = np.bincount(groups[groups >= 0], minlength=colors.shape[0])
         _legend(ax, result, colors, n_forward, counts)
     if title is True:

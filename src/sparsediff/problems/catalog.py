@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from .arrowhead import arrowhead
 from .brusselator import brusselator_rhs
 from .conv import conv2d_tanh
+from .info import DEFAULT_PROBLEM, PROBLEM_INFO
 from .rosenbrock import extended_rosenbrock
 
 __all__ = ["DemoProblem", "DEMO_PROBLEMS", "DEFAULT_PROBLEM"]
@@ -61,50 +62,32 @@ DEMO_PROBLEMS: dict[str, DemoProblem] = {
     p.name: p
     for p in (
         DemoProblem(
-            name="brusselator",
-            kind="jacobian",
+            **PROBLEM_INFO["brusselator"]._asdict(),
             function=brusselator_rhs,
-            summary="Jacobian of a 2D Brusselator reaction-diffusion right-hand side",
-            default_size=64,
-            size_help="grid side N (n = 2 N²)",
             shape_of=lambda size: (2, size, size),
             describe=lambda size: f"2D Brusselator on a {size}×{size} periodic grid",
             point_of=_near_one,
         ),
         DemoProblem(
-            name="rosenbrock",
-            kind="hessian",
+            **PROBLEM_INFO["rosenbrock"]._asdict(),
             function=extended_rosenbrock,
-            summary="Hessian of the extended Rosenbrock function (tridiagonal)",
-            default_size=4096,
-            size_help="vector length n",
             shape_of=lambda size: (size,),
             describe=lambda size: "Hessian of the extended Rosenbrock function",
             point_of=_uniform,
         ),
         DemoProblem(
-            name="conv",
-            kind="jacobian",
+            **PROBLEM_INFO["conv"]._asdict(),
             function=conv2d_tanh,
-            summary="Jacobian of tanh of a 2D convolution with a constant 3×3 kernel",
-            default_size=64,
-            size_help="image side N (n = N²)",
             shape_of=lambda size: (size, size),
             describe=lambda size: f"tanh of a 3×3 convolution on a {size}×{size} image",
             point_of=_uniform,
         ),
         DemoProblem(
-            name="arrowhead",
-            kind="jacobian",
+            **PROBLEM_INFO["arrowhead"]._asdict(),
             function=arrowhead,
-            summary="Jacobian with a dense first row and column (bicoloring: 3 passes)",
-            default_size=1000,
-            size_help="vector length n",
             shape_of=lambda size: (size,),
             describe=lambda size: "arrowhead Jacobian (dense first row and column, diagonal)",
             point_of=_uniform,
         ),
     )
 }
-
-DEFAULT_PROBLEM = "brusselator"

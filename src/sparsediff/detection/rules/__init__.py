@@ -1,5 +1,7 @@
 """Family registrars that fill :data:`sparsediff.detection.registry.RULES`."""
 
+from types import ModuleType
+
 from . import (
     contractions,
     control_flow,
@@ -13,8 +15,10 @@ from . import (
     structural,
 )
 
-FAMILIES = (elementwise, structural, indexing, reductions, contractions, control_flow, linalg, misc)
-FAMILIES = (*FAMILIES, sparse, equinox)
+FAMILIES: tuple[ModuleType, ...] = (
+    elementwise, structural, indexing, reductions, contractions, control_flow, linalg, misc,
+    sparse, equinox,
+)  # fmt: skip
 
 for _family in FAMILIES:
     _family.register()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from jax.extend.core import Primitive
 from jax.extend.core import primitives as P
 
 from ..deps import broadcast_rows, take, union
@@ -126,7 +127,7 @@ def _select_n(ctx, invals, shape):
     return union(*[broadcast_rows(c.deps, c.shape, shape) for c in cases])
 
 
-def primitives_by_name() -> dict[str, object]:
+def primitives_by_name() -> dict[str, Primitive]:
     """Every primitive JAX defines that detection knows of, keyed by name."""
     from .. import compat
 

@@ -228,16 +228,15 @@ def _windows(invals, first: int, shape, sizes):
         candidates(v, 0, dim - size)
         for v, dim, size in zip(invals[first : first + len(shape)], shape, sizes)
     ]
-    reduced = [i for i, c in enumerate(per_axis) if c is None]
+    known = {i: [int(s) for s in c] for i, c in enumerate(per_axis) if c is not None}
+    reduced = [i for i in range(len(per_axis)) if i not in known]
     total = 1
-    for i in sorted(
-        (i for i, c in enumerate(per_axis) if c is not None), key=lambda i: len(per_axis[i])
-    ):
-        if total * len(per_axis[i]) > MAX_CANDIDATES:
+    for i in sorted(known, key=lambda i: len(known[i])):
+        if total * len(known[i]) > MAX_CANDIDATES:
             reduced.append(i)
         else:
-            total *= len(per_axis[i])
-    lists = [[0] if i in reduced else [int(s) for s in c] for i, c in enumerate(per_axis)]
+            total *= len(known[i])
+    lists = [[0] if i in reduced else known[i] for i in range(len(per_axis))]
     return list(itertools.product(*lists)), tuple(sorted(reduced))
 
 
