@@ -137,3 +137,34 @@ def test_f_is_traced_twice():
     hes = sd.value_and_hessian(g, jnp.ones(5))
     hes(jnp.ones(5))
     assert count[0] == 2
+
+
+def _no_transpose(x):
+    """A product of two BCOO matrices: bcoo_spdot_general has no transpose rule."""
+    from jax.experimental import sparse
+
+    idx = np.array([[0, 0], [1, 1], [0, 1]], np.int32)
+    a = sparse.BCOO((jnp.tanh(x[:3]), idx), shape=(2, 2))
+    return (a @ sparse.BCOO.fromdense(jnp.resize(x, (2, 2)), nse=4)).todense().ravel()[:2]
+
+
+def test_reverse_mode_is_not_chosen_where_jax_has_none():
+    x = jnp.arange(1.0, 5.0)
+    with pytest.raises(NotImplementedError):
+        jax.jacrev(_no_transpose)(x)
+    jac = sd.jacobian(_no_transpose, x, output_format="dense")  # 2 rows: VJPs would be cheaper
+    assert jac.mode in ("fwd", "dense_fwd")
+    assert np.allclose(jac(x), jax.jacfwd(_no_transpose)(x))
+    with pytest.raises(ValueError, match="needs reverse-mode AD"):
+        sd.jacobian(_no_transpose, x, mode="rev")
+
+
+def test_hessian_without_reverse_mode_is_forward_over_forward():
+    def f(x):
+        return jnp.sum(_no_transpose(x) ** 2)
+
+    x = jnp.arange(1.0, 5.0)
+    pattern = sd.hessian_sparsity(f, x)
+    want = jax.jacfwd(jax.jacfwd(f))(x)
+    assert not (np.abs(np.asarray(want)) > 0)[~pattern.todense()].any()
+    assert np.allclose(sd.hessian(f, x, output_format="dense")(x), want, atol=1e-4)

@@ -26,6 +26,7 @@ __all__ = [
     "detect",
     "Detected",
     "is_reverse_mode_loop_error",
+    "lacks_reverse_mode",
 ]
 
 
@@ -121,14 +122,8 @@ def detect(f: Callable, model: CallModel, kind: str = "jacobian") -> Detected:
     try:
         grad_f = jax.grad(scalar_f, argnums=nums, holomorphic=model.holomorphic)
         closed, _ = _trace(grad_f, grad_model)
-    except ValueError as err:
-        if not is_reverse_mode_loop_error(err):
-            raise
-        # A while_loop (or fori_loop with traced bounds) has no reverse mode: each
-        # loop gets a reverse-mode stand-in whose fixed point covers the true
-        # reverse pass (see detection.reversible).
-        grad_f = jax.grad(reversible(scalar_f), argnums=nums, holomorphic=model.holomorphic)
-        closed, _ = _trace(grad_f, grad_model)
+    except Exception as err:  # noqa: BLE001 - no reverse mode: forward routes, else re-raised
+        closed = _trace_gradient_without_reverse(scalar_f, grad_model, err)
     # The gradient has the input structure; the Hessian is square over it.
     pattern = _detect(grad_model, closed, model.in_structure)
     pattern = SparsityPattern(
@@ -222,6 +217,37 @@ def is_reverse_mode_loop_error(err: BaseException) -> bool:
     return isinstance(err, ValueError) and "Reverse-mode differentiation does not work for" in str(
         err
     )
+
+
+def lacks_reverse_mode(err: BaseException) -> bool:
+    """Whether ``err`` is JAX refusing reverse-mode AD: a ``while_loop``, or a
+    primitive without a transpose rule (such as ``bcoo_spdot_general``)."""
+    return is_reverse_mode_loop_error(err) or (
+        isinstance(err, NotImplementedError) and "Transpose rule" in str(err)
+    )
+
+
+def _trace_gradient_without_reverse(scalar_f: Callable, model: CallModel, err: BaseException):
+    """The gradient's jaxpr where JAX has no reverse mode through ``f``.
+
+    While loops get a reverse-mode stand-in whose fixed point covers the true
+    reverse pass (see :mod:`.reversible`); otherwise (a primitive without a
+    transpose rule, a custom rule that refuses cotangents, or a loop the stand-in
+    cannot replace), the gradient is the forward-mode Jacobian of the
+    scalar ``f``: one JVP per input element, vmapped over the identity (a known
+    value, so rows stay separate), sound but larger to detect. Where forward mode
+    fails as well, ``err`` (the reverse-mode failure) is raised.
+    """
+    nums, holo = model.argnums_arg, model.holomorphic
+    if is_reverse_mode_loop_error(err):
+        try:
+            return _trace(jax.grad(reversible(scalar_f), argnums=nums, holomorphic=holo), model)[0]
+        except Exception:  # noqa: BLE001 - the forward route below decides
+            pass
+    try:
+        return _trace(jax.jacfwd(scalar_f, argnums=nums, holomorphic=holo), model)[0]
+    except Exception:  # noqa: BLE001 - f fails in forward mode too: its own error
+        raise err from None
 
 
 def hessian_sparsity(

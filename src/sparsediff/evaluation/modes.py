@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from ..coloring import ColoringResult, color
 from ..patterns import SparsityPattern
 
-__all__ = ["VJP_COST", "DENSE_FRACTION", "JACOBIAN_MODES", "HESSIAN_MODES", "choose"]
+__all__ = [
+    "VJP_COST",
+    "DENSE_FRACTION",
+    "JACOBIAN_MODES",
+    "HESSIAN_MODES",
+    "REVERSE_MODES",
+    "choose",
+]
 
 #: cost of one VJP in JVPs
 VJP_COST = 1.3
@@ -34,6 +41,8 @@ VJP_COST = 1.3
 DENSE_FRACTION = 0.9
 
 JACOBIAN_MODES = ("fwd", "rev", "bidirectional", "dense_fwd", "dense_rev")
+#: Jacobian modes that take VJPs
+REVERSE_MODES = ("rev", "bidirectional", "dense_rev")
 HESSIAN_MODES = ("star", "acyclic", "column", "dense")
 
 _PROBLEM = {
@@ -58,12 +67,17 @@ def color_for(pattern: SparsityPattern, mode: str) -> ColoringResult | None:
 
 
 def choose(
-    pattern: SparsityPattern, kind: str, mode: str | None, forward_ok: bool = True
+    pattern: SparsityPattern,
+    kind: str,
+    mode: str | None,
+    forward_ok: bool = True,
+    reverse_ok: bool = True,
 ) -> Choice:
     """The mode (and its coloring) for a Jacobian (``kind="jacobian"``) or Hessian.
 
     ``forward_ok=False`` (the function uses ``jax.custom_vjp``, which JAX can
-    only differentiate in reverse mode) restricts Jacobians to VJPs.
+    only differentiate in reverse mode) restricts Jacobians to VJPs;
+    ``reverse_ok=False`` (a primitive without a transpose rule) to JVPs.
     """
     m, n = pattern.shape
     modes = JACOBIAN_MODES if kind == "jacobian" else HESSIAN_MODES
@@ -79,6 +93,11 @@ def choose(
                 "(it uses jax.custom_vjp); use mode='rev' or None"
             )
         return Choice(mode, color_for(pattern, mode))
+    if kind == "jacobian" and not reverse_ok:
+        col = color(pattern, "column")
+        if col.num_colors >= DENSE_FRACTION * n and n > 0:
+            return Choice("dense_fwd", None)
+        return Choice("fwd", col)
     if not forward_ok:
         row = color(pattern, "row")
         if row.num_colors >= DENSE_FRACTION * m and m > 0:

@@ -19,6 +19,7 @@ The result, a frozen :class:`Plan`, is everything a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from ..coloring import (
 )
 from ..decompression.formats import check_format, triangle
 from ..detection import compat
-from ..detection.api import detect
+from ..detection.api import detect, lacks_reverse_mode
 from ..patterns import SparsityPattern
 from . import modes
 from .layout import Layout, build_layout
@@ -57,12 +58,14 @@ class Facts:
     """What the evaluation needs to know about ``f``'s program.
 
     ``forward_ok``: JAX can run forward mode through it (no ``custom_vjp``).
+    ``reverse_ok``: reverse mode too (probed only when a reverse mode is chosen).
     ``costly``: it evaluates transcendental functions, so decompression is
     fenced off from the products (see :func:`~sparsediff.decompression.jax_plan.fenced`).
     """
 
     forward_ok: bool
     costly: bool
+    reverse_ok: bool = True
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,17 @@ def prepare(
     fmt = validate_options(kind, mode, output_format, chunk_size, triangle)
     model = CallModel.of(args, kwargs, argnums, has_aux, holomorphic)
     pattern, facts = find_pattern(f, model, kind, sparsity, coloring)
-    mode, col = choose_coloring(pattern, kind, mode, coloring, facts)
+    chosen, col = choose_coloring(pattern, kind, mode, coloring, facts)
+    if kind == "jacobian" and coloring is None and chosen in modes.REVERSE_MODES:
+        if not _reverse_supported(f, model):  # one more trace, only for reverse modes
+            if mode is not None:
+                raise ValueError(
+                    f"mode {mode!r} needs reverse-mode AD, which JAX cannot apply to this "
+                    "function (a primitive without a transpose rule); use mode='fwd' or None"
+                )
+            facts = dataclasses.replace(facts, reverse_ok=False)
+            chosen, col = choose_coloring(pattern, kind, None, None, facts)
+    mode = chosen
     output_pattern, tri_idx = select_triangle(pattern, triangle)
     layout = build_layout(col, fmt, tri_idx, pattern.shape)
     return Plan(
@@ -229,6 +242,31 @@ def _forward_supported(f: Callable, model: CallModel) -> bool:
     return not compat.contains_primitive(closed.jaxpr, "unreachable", "custom_lin")
 
 
+def _reverse_supported(f: Callable, model: CallModel) -> bool:
+    """Whether JAX can run reverse mode through ``f`` (every primitive on the path
+    has a transpose rule)."""
+
+    def probe(*dyn):
+        positions = [i for i, _ in model.selected_positions()]
+
+        def along(*s):
+            full = list(dyn)
+            for i, v in zip(positions, s):
+                full[i] = v
+            return model.flat_fun(f)(*full)
+
+        y, pull = jax.vjp(along, *[dyn[i] for i in positions])
+        return pull(y)
+
+    try:
+        jax.make_jaxpr(probe)(*model.traced_specs())
+    except (ValueError, NotImplementedError) as err:
+        if lacks_reverse_mode(err):
+            return False
+        raise
+    return True
+
+
 def choose_coloring(
     pattern: SparsityPattern,
     kind: str,
@@ -240,7 +278,7 @@ def choose_coloring(
     if coloring is not None:
         return mode_of(coloring, kind), coloring
     forward_ok = kind == "hessian" or facts.forward_ok
-    choice = modes.choose(pattern, kind, mode, forward_ok=forward_ok)
+    choice = modes.choose(pattern, kind, mode, forward_ok=forward_ok, reverse_ok=facts.reverse_ok)
     return choice.mode, choice.coloring
 
 

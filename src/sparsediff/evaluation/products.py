@@ -20,8 +20,6 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from ..detection.api import is_reverse_mode_loop_error
-
 __all__ = ["UNROLL_MAX", "map_products", "jvp_products", "vjp_products", "hvp_products"]
 
 
@@ -111,12 +109,13 @@ def hvp_products(
 
     try:
         (value, grad), lin, aux = jax.linearize(value_grad, x, has_aux=True)
-    except ValueError as err:
-        if not is_reverse_mode_loop_error(err):
-            raise
-        # f has a while_loop, which has no reverse mode: the gradient in forward
-        # mode instead (forward over forward; each product then costs one JVP per
-        # input element, see the Hessian how-to).
-        (value, grad), lin, aux = jax.linearize(forward_value_grad, x, has_aux=True)
+    except Exception as err:  # noqa: BLE001 - no reverse mode: forward, else re-raised
+        # no reverse mode through f (a while_loop, a primitive without a transpose
+        # rule): the gradient in forward mode instead (forward over forward; each
+        # product then costs one JVP per input element, see the Hessian how-to).
+        try:
+            (value, grad), lin, aux = jax.linearize(forward_value_grad, x, has_aux=True)
+        except Exception:  # noqa: BLE001 - f fails in forward mode too: its own error
+            raise err from None
     products = map_products(lambda s: lin(s)[1], seeds, chunk_size, constrain)
     return value, grad, aux, products

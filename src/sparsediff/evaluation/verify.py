@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from ..detection.api import is_reverse_mode_loop_error
+from ..detection.api import lacks_reverse_mode
 
 if TYPE_CHECKING:
     from .prepared import SparseDerivative
@@ -44,8 +44,8 @@ def verify_user_pattern(d: SparseDerivative, args: tuple, kwargs: dict, raw: Any
             want = np.asarray(jax.jvp(grad, (x,), (v,))[1])
         else:
             want = np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (v,))[1])
-    except (TypeError, ValueError) as err:  # custom_vjp (no forward mode), while loops
-        if isinstance(err, ValueError) and not is_reverse_mode_loop_error(err):
+    except (TypeError, ValueError, NotImplementedError) as err:  # no forward or reverse mode
+        if not isinstance(err, TypeError) and not lacks_reverse_mode(err):
             raise
         return
     p = d.output_pattern

@@ -1,0 +1,227 @@
+"""The project's differential fuzzer: a fixed-seed quick run, and tests of its own pieces."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from benchmarks.fuzz.catalog import FAMILIES, HAVE_EQUINOX
+from benchmarks.fuzz.check import check
+from benchmarks.fuzz.errors import deliberate_reason
+from benchmarks.fuzz.known import known_issue
+from benchmarks.fuzz.oracle import points
+from benchmarks.fuzz.program import Arg, Node, Program
+from benchmarks.fuzz.repro import repro_source
+from benchmarks.fuzz.run import format_summary, program_for, run
+from benchmarks.fuzz.shrink import shrink
+
+import sparsediff as sd
+from sparsediff.detection.registry import RULES
+
+#: the quick campaign: seed, Jacobian programs, Hessian programs
+QUICK_SEED = 0
+QUICK_N = 150
+QUICK_HESSIAN_FRACTION = 0.3
+
+
+def _chain(*ops, shape=(4,), hessian=False) -> Program:
+    """A hand-written program applying ``ops`` ((name, params) pairs) one after the other."""
+    from benchmarks.fuzz.generate import validate
+
+    nodes = [Node("leaf", (), {"expr": "a0"}, shape)]
+    for name, params in ops:
+        nodes.append(Node(name, (len(nodes) - 1,), params, ()))
+    p = Program((Arg((shape,)),), 0, None, None, tuple(nodes), (len(nodes) - 1,), "single",
+                hessian, seed=1)  # fmt: skip
+    q = validate(p)
+    assert q is not None
+    return q
+
+
+CUMSUM = ("cumulative", {"fn": "cumsum", "axis": 0, "rev": False})
+SIN = ("unary", {"fn": "sin"})
+FLIP = ("rev", {"axis": 0, "k": 0})
+
+
+@pytest.fixture
+def drop_first_entry(monkeypatch):
+    """A deliberately wrong detector: sparsediff's pattern without its first entry."""
+    real = sd.jacobian_sparsity
+
+    def wrong(f, *args, **kwargs):
+        p = real(f, *args, **kwargs)
+        return sd.SparsityPattern(np.asarray(p.rows)[1:], np.asarray(p.cols)[1:], p.shape,
+                                  input_structure=p.input_structure,
+                                  output_structure=p.output_structure)  # fmt: skip
+
+    monkeypatch.setattr(sd, "jacobian_sparsity", wrong)
+
+
+# -- the quick run ---------------------------------------------------------------------
+def test_quick_run_is_clean():
+    s = run(QUICK_N, QUICK_SEED, QUICK_HESSIAN_FRACTION)
+    assert s.programs == QUICK_N
+    assert s.hessians > 0 and s.hessians < QUICK_N
+    assert s.total["exact"] + s.total["conservative"] > QUICK_N // 2
+    report = format_summary(s) + "".join(
+        f"\nseed {p.seed}: {o.kind}: {o.detail}" for p, o in s.failures
+    )
+    assert not s.failures, report
+
+
+def test_every_family_is_generated_over_the_quick_seeds():
+    seen = set()
+    for k in range(QUICK_N):
+        seen |= program_for(QUICK_SEED, k, QUICK_HESSIAN_FRACTION).families()
+    expected = set(FAMILIES) - (set() if HAVE_EQUINOX else {"equinox"})
+    assert expected <= seen, expected - seen
+
+
+# -- the oracle ------------------------------------------------------------------------
+def test_exact_pattern_is_classified_exact():
+    out = check(_chain(CUMSUM, SIN))
+    assert out.kind == "exact", out.detail
+    assert out.nnz_truth == out.nnz_pattern == 10
+
+
+def test_dropped_entry_is_unsound(drop_first_entry):
+    out = check(_chain(CUMSUM, SIN))
+    assert out.kind == "unsound"
+    assert "missing (0, 0)" in out.detail
+
+
+def test_wrong_values_are_caught(monkeypatch):
+    real = sd.jacobian
+
+    def doubled(*args, **kwargs):
+        prepared = real(*args, **kwargs)
+        return lambda *a, **k: 2.0 * jnp.asarray(prepared(*a, **k))
+
+    monkeypatch.setattr(sd, "jacobian", doubled)
+    out = check(_chain(FLIP, SIN))
+    assert out.kind == "wrong_value", out.detail
+
+
+def test_points_have_ties_zeros_and_large_values():
+    p = _chain(SIN, shape=(6,))
+    vals = [np.asarray(a[0]) for a, _ in points(p)]
+    assert any((v == 0).all() for v in vals)
+    assert any(len(np.unique(v)) < v.size and (v != v[0]).any() for v in vals)
+    assert any(np.abs(v).max() >= 10 for v in vals)
+    assert any((v < 0).all() for v in vals)
+
+
+def test_crash_and_deliberate_errors(monkeypatch):
+    def crash(f, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sd, "jacobian_sparsity", crash)
+    assert check(_chain(SIN)).kind == "internal_crash"
+
+
+def test_strict_mode_error_is_deliberate(monkeypatch):
+    from jax.extend.core import primitives as P
+
+    monkeypatch.delitem(RULES, P.cumsum_p)
+    with sd.detection_options(strict=True):
+        out = check(_chain(CUMSUM))
+    assert out.kind == "deliberate_error", out.detail
+    assert "unsupported primitive" in out.detail
+
+
+def test_whitelist_decides_by_type_and_module():
+    with pytest.raises(ValueError) as info:
+        sd.jacobian_sparsity(jnp.sin, jnp.ones(2), argnums=3)
+    assert deliberate_reason(info.value) == "argument validation"
+    try:
+        raise ValueError("a ValueError raised outside sparsediff")
+    except ValueError as exc:
+        assert deliberate_reason(exc) is None
+
+
+def test_oracle_error_when_jax_cannot_differentiate():
+    # forward mode stops at the custom_vjp, reverse mode at the data-dependent while_loop
+    p = _chain(("while_data", {"b0": "half", "k": 3}), ("roll_vjp", {}))
+    out = check(p, known_filter=False)
+    assert out.kind == "oracle_error", out.detail
+
+
+# -- known issues, shrinking, repros -------------------------------------------------
+def test_known_issue_filter(monkeypatch):
+    from benchmarks.fuzz import known
+
+    assert known.KNOWN_ISSUES == ()  # every earlier entry is fixed
+    entry = known.KnownIssue(
+        "self-tangent",
+        "a custom_jvp rule applied to its own tangent",
+        lambda p, kind, detail: "lin_jvp" in p.ops_used() and "RecursionError" in detail,
+    )
+    monkeypatch.setattr(known, "KNOWN_ISSUES", (entry,))
+    p = _chain(("lin_jvp", {}))
+    assert known_issue(p, "internal_crash", "RecursionError: ...") == "self-tangent"
+    assert known_issue(p, "internal_crash", "ValueError: another crash") is None
+    assert known_issue(_chain(SIN), "unsound") is None
+
+
+def test_shrinker_reduces_a_failing_program(drop_first_entry, capsys):
+    ops = [SIN, CUMSUM, ("const_mul", {"c": np.float32(2.0)}), FLIP, SIN,
+           ("cumulative", {"fn": "cummax", "axis": 0, "rev": True})]  # fmt: skip
+    p = _chain(*ops, shape=(5,))
+    assert check(p).kind == "unsound"
+    q, spent = shrink(p, lambda r: check(r).kind == "unsound", budget=60)
+    assert 0 < spent <= 60
+    assert q.size() < p.size()
+    assert len(q.nodes) < len(p.nodes)
+    assert check(q).kind == "unsound"
+    src = repro_source(q, check(q))
+    assert "def f(a0" in src and "jacobian_sparsity" in src
+    exec(compile(src, "<repro>", "exec"), {})  # noqa: S102 - the repro shows the failure
+    assert "missing entries: [[0 0]]" in capsys.readouterr().out
+
+
+def test_repro_source_runs_the_tested_program():
+    p = program_for(QUICK_SEED, 3, 0.0)
+    ns: dict = {}
+    exec(p.source(), ns)  # noqa: S102
+    args, kwargs = points(p)[6]
+    got = ns["f"](*args, **kwargs)
+    want = p.function()(*args, **kwargs)
+    np.testing.assert_allclose(np.ravel(np.asarray(_first(got))),
+                               np.ravel(np.asarray(_first(want))))  # fmt: skip
+
+
+def _first(out):
+    if isinstance(out, dict):
+        return out["y0"]
+    if isinstance(out, tuple):
+        return out[0]
+    return out
+
+
+def test_programs_are_data_and_deterministic():
+    a, b = program_for(5, 11, 0.5), program_for(5, 11, 0.5)
+    assert a.source() == b.source()
+    assert len({program_for(5, k, 0.5).source() for k in range(10)}) == 10
+
+
+# -- command line and report stage -----------------------------------------------------
+def test_command_line_writes_json_and_exits_zero(tmp_path, capsys, monkeypatch):
+    import json
+    import os
+
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))  # no process-wide change
+    from benchmarks.fuzz.__main__ import main
+
+    out = tmp_path / "fuzz.json"
+    assert main(["--n", "3", "--seed", "1", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["programs"] == 3 and data["failures"] == []
+    assert "| **all** | 3 |" in capsys.readouterr().out
+
+
+def test_report_runs_the_fuzz_stage():
+    from benchmarks.report import FUZZ_PROGRAMS, STAGES, stage_argv
+
+    assert "fuzz" in STAGES
+    assert stage_argv("fuzz", quick=True, no_asdex=True)[-2:] == ["--n", str(FUZZ_PROGRAMS[0])]
+    assert stage_argv("fuzz")[-1] == "--asdex"
