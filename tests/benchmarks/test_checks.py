@@ -170,4 +170,3 @@ def test_headline_block_names_the_commit() -> None:
     line = report.headline_block("| t |", meta).splitlines()[0]
     assert line.startswith("*full run, 2030-01-02, commit abc1234 + uncommitted changes, ")
     assert ", commit" not in report.headline_block("| t |", {"date": "2030-01-02"})
-

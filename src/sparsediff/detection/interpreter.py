@@ -25,7 +25,7 @@ import numpy as np
 from . import compat
 from .deps import Deps, reduce_all, take, union
 from .intervals import decide_comparison, infer_bounds
-from .known_eval import numpy_eval
+from .known_eval import evaluate
 from .registry import (
     DetectionOptions,
     UnknownPrimitiveWarning,
@@ -200,13 +200,4 @@ class Interpreter:
         total = sum(math.prod(_aval_shape_dtype(a)[0]) for a in out_avals)
         if total > limit:
             return None
-        args = [v.known for v in invals]
-        fast = numpy_eval(eqn, args)
-        if fast is not None:
-            return fast
-        try:
-            with compat.eqn_context(eqn):
-                res = compat.bind_eqn(eqn, *args)
-        except Exception:  # noqa: BLE001 - any failure just means "not known"
-            return None
-        return list(res) if eqn.primitive.multiple_results else [res]
+        return evaluate(eqn, [v.known for v in invals])

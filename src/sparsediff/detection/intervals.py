@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .known_eval import evaluate
 from .values import Val
 
 __all__ = [
@@ -263,21 +264,6 @@ def _data_args(name: str, nargs: int) -> list[int] | None:
     return None
 
 
-def _evaluate(eqn, args: list) -> list | None:
-    from . import compat
-    from .known_eval import numpy_eval
-
-    res = numpy_eval(eqn, args)
-    if res is not None:
-        return res
-    try:
-        with compat.eqn_context(eqn):
-            out = compat.bind_eqn(eqn, *args)
-    except Exception:  # noqa: BLE001 - no bounds rather than a failure
-        return None
-    return list(out) if eqn.primitive.multiple_results else [out]
-
-
 def _moved(eqn, invals, bs, data: list[int]) -> list[Interval | None] | None:
     """Bounds of a value-moving or monotone primitive: the primitive itself run on
     the lower and on the upper bounds (its other operands known), or the hull."""
@@ -313,7 +299,7 @@ def _moved(eqn, invals, bs, data: list[int]) -> list[Interval | None] | None:
                 args.append(arr)
             else:
                 args.append(np.asarray(v.known))
-        res = _evaluate(eqn, args)
+        res = evaluate(eqn, args)
         if res is None:
             return [_pair(*hull)] * nout
         outs.append(res)

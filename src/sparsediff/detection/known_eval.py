@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["numpy_eval"]
+__all__ = ["numpy_eval", "evaluate"]
 
 
 def _is_int_or_bool(dtype: Any) -> bool:
@@ -163,3 +163,19 @@ def _uniform_eval(eqn, args: list[Any], avals):
         return None
     shape = tuple(int(d) for d in avals[0].shape)
     return [np.broadcast_to(one.astype(avals[0].dtype, copy=False), shape)]
+
+
+def evaluate(eqn, args: list[Any]) -> list[Any] | None:
+    """The outputs of ``eqn`` on concrete ``args`` (numpy where it applies, else
+    JAX itself), or ``None`` when evaluating fails."""
+    from . import compat
+
+    fast = numpy_eval(eqn, args)
+    if fast is not None:
+        return fast
+    try:
+        with compat.eqn_context(eqn):
+            res = compat.bind_eqn(eqn, *args)
+    except Exception:  # noqa: BLE001 - any failure just means "no value"
+        return None
+    return list(res) if eqn.primitive.multiple_results else [res]

@@ -53,9 +53,7 @@ class UnsupportedPrimitiveError(NotImplementedError):
     """Raised in strict mode instead of falling back for a primitive without a rule."""
 
 
-def register_rule(
-    primitive: Primitive, rule: Rule | None = None, *, overwrite: bool = True
-) -> Any:
+def register_rule(primitive: Primitive, rule: Rule | None = None, *, overwrite: bool = True) -> Any:
     """Register ``rule`` for ``primitive``; usable as a decorator.
 
     >>> from sparsediff.detection.registry import register_rule  # doctest: +SKIP
