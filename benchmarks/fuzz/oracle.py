@@ -102,13 +102,18 @@ class FlatProblem:
         leaves = jax.tree_util.tree_leaves(tuple(args[i] for i in self.sel))
         return np.concatenate([np.ravel(np.asarray(v, self.dtype)) for v in leaves])
 
-    def g(self, x, args, w):
+    def call_args(self, x, args, w) -> tuple[tuple, dict]:
+        """The positional and keyword arguments of ``f`` with ``x`` in the selected slots."""
         full = list(args)
         for i, v in zip(self.sel, self.unravel(x)):
             full[i] = v
         kw = dict(self.static)
         if w is not None:
             kw["w"] = w
+        return tuple(full), kw
+
+    def g(self, x, args, w):
+        full, kw = self.call_args(x, args, w)
         out = self.f(*full, **kw)
         if self.p.has_aux:
             out = out[0]
@@ -168,13 +173,7 @@ def dense_at(prob: FlatProblem, pts, sparse_fn: Callable | None = None):
             dense = d(x, args, w)
             if sparse_fn is None:
                 return dense, None
-            full = list(args)
-            for i, v in zip(prob.sel, prob.unravel(x)):
-                full[i] = v
-            kw = dict(prob.static)
-            if w is not None:
-                kw["w"] = w
-            return dense, sparse_fn(tuple(full), kw)
+            return dense, sparse_fn(*prob.call_args(x, args, w))
 
         try:
             dense, sparse = _run(both, prob, pts)
