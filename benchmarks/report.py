@@ -61,6 +61,7 @@ __all__ = [
     "headline_rows",
     "format_headline",
     "write_report",
+    "kept_stages",
     "update_readme",
     "main",
 ]
@@ -164,7 +165,7 @@ def stage_argv(name: str, quick: bool = False, no_asdex: bool = False) -> list[s
     """``[python, -m, benchmarks.<name>, flags...]`` (without ``--json``)."""
     argv = [sys.executable, "-m", f"benchmarks.{name}"]
     if name == "fuzz":  # its own flags: a number of programs, asdex only when asked
-        argv += ["--n", str(FUZZ_PROGRAMS[0 if quick else 1])]
+        argv += ["--n", str(FUZZ_PROGRAMS[0 if quick else 1]), "--workers", "0"]
         return argv if no_asdex else [*argv, "--asdex"]
     if quick:
         argv.append("--quick")
@@ -642,7 +643,20 @@ def _header(meta: Mapping[str, Any], quick: bool) -> list[str]:
     lines.append(f"- Machine: {_machine_line(meta)}; {meta.get('os', '?')}")
     lines.append(f"- Versions: {_versions_line(meta)}")
     if meta.get("git_commit"):
-        lines.append(f"- Commit: {meta['git_commit']}")
+        stages = meta.get("stages") or {}
+        older = sorted(
+            n
+            for n, i in stages.items()
+            if i.get("commit", meta["git_commit"]) != meta["git_commit"]
+        )
+        lines.append(
+            f"- Commit: {meta['git_commit']}"
+            + (
+                f" (kept from earlier runs: {', '.join(older)}; their sections name their commit)"
+                if older
+                else ""
+            )
+        )
     if meta.get("jax_platforms"):
         lines.append(f"- JAX_PLATFORMS={meta['jax_platforms']}")
     stages = meta.get("stages") or {}
@@ -711,7 +725,10 @@ def write_report(
         lines += [f"## {STAGE_TITLES.get(name, name)}", ""]
         info = stages.get(name)
         if info:
-            lines.append(f"`{info['command']}` (exit code {info['rc']}, {info['wall']:.0f} s)")
+            where = "".join(f", {k} {info[k]}" for k in ("commit", "date") if info.get(k))
+            lines.append(
+                f"`{info['command']}` (exit code {info['rc']}, {info['wall']:.0f} s{where})"
+            )
             lines.append("")
         lines += [demote_headings(texts[name].strip()), ""]
     md_path = out / "results.md"
@@ -727,6 +744,7 @@ def write_report(
         "detection": list(detection_rows),
         "evaluation": list(evaluation_rows),
         "coloring": None if coloring_rows is None else list(coloring_rows),
+        "texts": dict(texts),
     }
     json_path = out / "results.json"
     with open(json_path, "w") as fh:
@@ -739,6 +757,36 @@ def write_report(
         "json": json_path,
         "plots": plots,
     }
+
+
+def kept_stages(
+    path: str | os.PathLike[str], run: set[str], quick: bool
+) -> dict[str, tuple[str, list[dict[str, Any]] | None, dict[str, Any]]]:
+    """The stages of an earlier report at ``path`` that this run does not redo.
+
+    Returns ``{name: (markdown text, rows or None, stage info)}`` for each stage of that report
+    with its text recorded, not in ``run``, from a run of the same kind (quick or full).
+    A missing or unreadable file keeps nothing.
+    """
+    try:
+        with open(path) as fh:
+            old = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict) or bool(old.get("quick")) != quick:
+        return {}
+    texts = old.get("texts") or {}
+    stages = (old.get("meta") or {}).get("stages") or {}
+    kept = {}
+    for name, text in texts.items():
+        if name in run or name not in stages:
+            continue
+        info = dict(stages[name])
+        info.setdefault("commit", (old.get("meta") or {}).get("git_commit"))
+        info.setdefault("date", (old.get("meta") or {}).get("date"))
+        kept[name] = (text, old.get(name) if name in ("detection", "evaluation", "coloring")
+                      else None, info)  # fmt: skip
+    return kept
 
 
 def update_readme(path: str | os.PathLike[str], block: str) -> bool:
@@ -776,6 +824,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--benchmarks", nargs="+", default=list(STAGES), choices=STAGES,
                     help="benchmarks to run (default: all)")  # fmt: skip
     ap.add_argument("--verbose", action="store_true", help="show the benchmarks' progress lines")
+    ap.add_argument("--keep-others", action="store_true",
+                    help="keep the stages not run from the existing results.json (each section "
+                    "names the commit and date it was measured at)")  # fmt: skip
     args = ap.parse_args(argv)
     command = shlex.join(
         ["python", "-m", "benchmarks.report", *(sys.argv[1:] if argv is None else argv)]
@@ -795,7 +846,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"{tag}: running {cmd} ...")
             res = run_stage(name, args.quick, args.no_asdex, tmp, verbose=args.verbose)
             results[name] = res
-            meta["stages"][name] = {"command": res.command, "rc": res.rc, "wall": res.wall}
+            meta["stages"][name] = {
+                "command": res.command,
+                "rc": res.rc,
+                "wall": res.wall,
+                "commit": meta.get("git_commit"),
+                "date": meta.get("date"),
+            }
             status = "done" if res.rc == 0 else f"FAILED (exit code {res.rc})"
             rows = "" if res.rows is None else f", {len(res.rows)} rows"
             log(f"{tag}: {status} in {res.wall:.0f} s{rows}")
@@ -811,9 +868,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     log("writing the report ...")
     texts = {name: res.text() for name, res in results.items()}
     coloring = results.get("coloring")
+    rows = {name: rows_of(name) for name in ("detection", "evaluation")}
+    coloring_rows = None if coloring is None else coloring.rows
+    if args.keep_others:
+        kept = kept_stages(Path(args.out_dir) / "results.json", set(results), args.quick)
+        for name, (text, stage_rows, info) in kept.items():
+            texts[name] = text
+            meta["stages"][name] = info
+            if name in rows:
+                rows[name] = stage_rows or []
+            elif name == "coloring":
+                coloring_rows = stage_rows
+            log(f"kept {name} from commit {info.get('commit')} ({info.get('date')})")
     out = write_report(
-        rows_of("detection"), rows_of("evaluation"), texts, args.out_dir, meta=meta,
-        coloring_rows=None if coloring is None else coloring.rows, quick=args.quick,
+        rows["detection"], rows["evaluation"], texts, args.out_dir, meta=meta,
+        coloring_rows=coloring_rows, quick=args.quick,
     )  # fmt: skip
     written = [out["markdown"], out["json"], *out["plots"]]
     if args.update_readme:

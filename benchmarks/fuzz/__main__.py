@@ -4,7 +4,7 @@ Usage::
 
     python -m benchmarks.fuzz [--n 20000] [--hessian-fraction 0.25] [--seed 0] [--asdex]
                               [--no-known-filter] [--max-repros 5] [--json out.json] [--quick]
-                              [--max-ops 8] [--families NAME ...]
+                              [--max-ops 8] [--families NAME ...] [--workers K]
 
 Generates random JAX programs (:mod:`benchmarks.fuzz.generate`), compares the patterns of
 ``sparsediff.jacobian_sparsity`` / ``hessian_sparsity`` with the union of the non-zeros of
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the counts and failures to this file")
     ap.add_argument("--max-ops", type=int, default=8, help="ops per program, at most")
     ap.add_argument("--families", nargs="+", help="draw ops from these families only")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes checking programs (0: one per usable core)")  # fmt: skip
     args = ap.parse_args(argv)
     n = QUICK_N if args.quick else args.n
     use_asdex = args.asdex and not args.no_asdex
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             print("asdex is not installed; running without it", file=sys.stderr)
             use_asdex = False
     known_filter = not args.no_known_filter
+    workers = args.workers if args.workers > 0 else len(os.sched_getaffinity(0))
     t0 = time.perf_counter()
 
     def progress(k, s):
@@ -69,10 +72,12 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = run(n, args.seed, args.hessian_fraction, use_asdex, known_filter,
                   values=not args.no_values, progress=progress, max_ops=args.max_ops,
-                  families=None if args.families is None else tuple(args.families))  # fmt: skip
+                  families=None if args.families is None else tuple(args.families),
+                  workers=workers)  # fmt: skip
     print("# Differential fuzzing of sparsity detection\n")
     print(f"`python -m benchmarks.fuzz --n {n} --seed {args.seed} --hessian-fraction "
-          f"{args.hessian_fraction}{' --asdex' if use_asdex else ''}`\n")  # fmt: skip
+          f"{args.hessian_fraction}{' --asdex' if use_asdex else ''}` "
+          f"({workers} worker{'s' if workers > 1 else ''}, {summary.seconds:.0f} s)\n")  # fmt: skip
     print(format_summary(summary, known_filter), flush=True)
     if args.json:  # before shrinking, which may take long
         with open(args.json, "w") as fh:

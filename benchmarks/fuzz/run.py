@@ -85,6 +85,16 @@ def program_for(
     return generate(seed * 1_000_003 + k, hessian=hessian, max_ops=max_ops, families=families)
 
 
+def _check_slice(args) -> list[tuple[int, Outcome]]:
+    """A worker's share of a campaign: programs ``start, start + step, ...`` below ``n``."""
+    n, start, step, seed, hessian_fraction, asdex, known_filter, values, max_ops, families = args
+    out = []
+    for k in range(start, n, step):
+        p = program_for(seed, k, hessian_fraction, max_ops, families)
+        out.append((k, check(p, known_filter=known_filter, asdex=asdex, values=values)))
+    return out
+
+
 def run(
     n: int,
     seed: int = 0,
@@ -95,14 +105,44 @@ def run(
     progress: Callable[[int, Summary], None] | None = None,
     max_ops: int = 8,
     families: tuple[str, ...] | None = None,
+    workers: int = 1,
+    chunk: int = 50,
 ) -> Summary:
+    """Checks the programs ``0 .. n-1`` of campaign ``seed``.
+
+    With ``workers > 1`` the programs are checked in that many fresh processes, ``chunk``
+    programs per task; the programs and their outcomes are the same as with one worker
+    (each is drawn from ``(seed, k)`` alone) and are added in order of ``k``.
+    """
     s = Summary()
     t0 = time.perf_counter()
-    for k in range(n):
-        p = program_for(seed, k, hessian_fraction, max_ops, families)
-        s.add(p, check(p, known_filter=known_filter, asdex=asdex, values=values))
-        if progress is not None:
-            progress(k + 1, s)
+    if workers <= 1:
+        for k in range(n):
+            p = program_for(seed, k, hessian_fraction, max_ops, families)
+            s.add(p, check(p, known_filter=known_filter, asdex=asdex, values=values))
+            if progress is not None:
+                progress(k + 1, s)
+        s.seconds = time.perf_counter() - t0
+        return s
+    import multiprocessing as mp
+
+    # one task per block of `chunk` consecutive programs
+    tasks = []
+    for b in range(0, n, chunk):
+        tasks.append((min(n, b + chunk), b, 1, seed, hessian_fraction, asdex, known_filter,
+                      values, max_ops, families))  # fmt: skip
+    pending: dict[int, Outcome] = {}
+    nxt = 0
+    with mp.get_context("spawn").Pool(workers, maxtasksperchild=20) as pool:
+        for block in pool.imap(_check_slice, tasks):
+            for k, o in block:
+                pending[k] = o
+            while nxt in pending:  # in order of k, as one worker would
+                s.add(program_for(seed, nxt, hessian_fraction, max_ops, families),
+                      pending.pop(nxt))  # fmt: skip
+                nxt += 1
+                if progress is not None:
+                    progress(nxt, s)
     s.seconds = time.perf_counter() - t0
     return s
 

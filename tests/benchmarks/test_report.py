@@ -193,3 +193,22 @@ def test_machine_info() -> None:
     info = report.machine_info()
     assert info["cores"] and info["python"]
     assert set(report.VERSIONS) <= set(info["versions"])
+
+
+def test_keep_others_takes_earlier_stages_with_their_commit(tmp_path: Path) -> None:
+    """``--keep-others``: stages not rerun come from the earlier results.json, commit named."""
+    meta = {"date": "2026-01-01", "git_commit": "aaaaaaa", "stages": {
+        "fuzz": {"command": "python -m benchmarks.fuzz --n 9", "rc": 0, "wall": 3.0,
+                 "commit": "aaaaaaa", "date": "2026-01-01"}}}  # fmt: skip
+    report.write_report([], [], {"fuzz": "# Fuzz\n\n9 programs"}, tmp_path, meta=meta)
+    kept = report.kept_stages(tmp_path / "results.json", {"detection"}, quick=False)
+    assert set(kept) == {"fuzz"}
+    text, rows, info = kept["fuzz"]
+    assert "9 programs" in text and rows is None and info["commit"] == "aaaaaaa"
+    assert report.kept_stages(tmp_path / "results.json", {"fuzz"}, quick=False) == {}
+    assert report.kept_stages(tmp_path / "results.json", set(), quick=True) == {}  # kind differs
+    assert report.kept_stages(tmp_path / "missing.json", set(), quick=False) == {}
+    new_meta = {"date": "2026-02-02", "git_commit": "bbbbbbb", "stages": {"fuzz": info}}
+    out = report.write_report([], [], {"fuzz": text}, tmp_path / "new", meta=new_meta)
+    md = out["markdown"].read_text()
+    assert "kept from earlier runs: fuzz" in md and "commit aaaaaaa, date 2026-01-01" in md

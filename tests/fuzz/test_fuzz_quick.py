@@ -225,3 +225,15 @@ def test_report_runs_the_fuzz_stage():
     assert "fuzz" in STAGES
     assert stage_argv("fuzz", quick=True, no_asdex=True)[-2:] == ["--n", str(FUZZ_PROGRAMS[0])]
     assert stage_argv("fuzz")[-1] == "--asdex"
+
+
+def test_workers_check_the_same_programs_as_one_process() -> None:
+    """``--workers``: the same programs, outcomes and order as a single process."""
+    one = run(4, seed=11, hessian_fraction=0.5)
+    two = run(4, seed=11, hessian_fraction=0.5, workers=2, chunk=2)
+    assert two.programs == one.programs == 4
+    assert two.total == one.total
+    assert {k: dict(v) for k, v in two.by_family.items()} == {
+        k: dict(v) for k, v in one.by_family.items()
+    }
+    assert two.hessians == one.hessians
