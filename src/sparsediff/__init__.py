@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "LeafSpec": ".patterns",
     "SparsediffFileError": ".patterns",
     "spy": ".plotting",
+    "set_cache": ".cache",
 }
 
 __all__ = [
@@ -72,10 +73,12 @@ __all__ = [
     "UnsupportedPrimitiveError",
     "PatternTooLargeError",
     "spy",
+    "set_cache",
 ]
 
 if TYPE_CHECKING:
     from . import coloring
+    from .cache import set_cache
     from .coloring import (
         ColoringResult,
         InvalidColoringError,

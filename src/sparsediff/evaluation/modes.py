@@ -22,8 +22,21 @@ two-sided reads need a full gather.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from ..coloring import ColoringResult, color
+import numpy as np
+
+from .. import cache
+from ..coloring import (
+    BidirectionalProblem,
+    ColoringResult,
+    ColumnProblem,
+    RowProblem,
+    SymmetricProblem,
+    color,
+    load_coloring,
+    save_coloring,
+)
 from ..patterns import SparsityPattern
 
 __all__ = [
@@ -33,6 +46,8 @@ __all__ = [
     "HESSIAN_MODES",
     "REVERSE_MODES",
     "choose",
+    "choose_cached",
+    "mode_of",
 ]
 
 #: cost of one VJP in JVPs
@@ -131,3 +146,67 @@ def choose(
     if cost >= DENSE_FRACTION * dense_cost and dense_cost > 0:
         return Choice("dense_fwd" if n <= VJP_COST * m else "dense_rev", None)
     return best
+
+
+def choose_cached(
+    pattern: SparsityPattern,
+    kind: str,
+    mode: str | None,
+    forward_ok: bool = True,
+    reverse_ok: bool = True,
+) -> Choice:
+    """:func:`choose`, read from the on-disk cache (:mod:`sparsediff.cache`) when an
+    earlier run made the same choice for the same pattern, and written to it otherwise."""
+    key = cache.choice_key(
+        pattern.rows, pattern.cols, pattern.shape, kind, mode, forward_ok, reverse_ok,
+        VJP_COST, DENSE_FRACTION,
+    )  # fmt: skip
+    path = cache.choice_path(key)
+    if path is not None and path.exists():
+        hit = _load_choice(path, pattern, kind)
+        if hit is not None:
+            return hit
+    choice = choose(pattern, kind, mode, forward_ok=forward_ok, reverse_ok=reverse_ok)
+    if path is not None:
+        if choice.coloring is None:
+            cache.write_atomically(path, lambda tmp: np.savez(tmp, dense_mode=choice.mode))
+        else:
+            cache.write_atomically(path, lambda tmp: save_coloring(choice.coloring, tmp))
+    return choice
+
+
+def _load_choice(path: Any, pattern: SparsityPattern, kind: str) -> Choice | None:
+    """The cached choice, or ``None`` when the file is unreadable or is not for ``pattern``
+    (a hash collision or a damaged file costs a recomputation, never a wrong plan)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "dense_mode" in data.files:
+                dense = str(data["dense_mode"])
+                return Choice(dense, None) if dense.startswith("dense") else None
+        c = load_coloring(path)
+        if c.pattern.shape != pattern.shape or not (
+            np.array_equal(c.pattern.rows, pattern.rows)
+            and np.array_equal(c.pattern.cols, pattern.cols)
+        ):
+            return None
+        return Choice(mode_of(c, kind), c)
+    except Exception:  # any damage to a cache file: recompute  # noqa: BLE001
+        return None
+
+
+def mode_of(c: ColoringResult, kind: str) -> str:
+    """The AD mode a coloring's problem implies."""
+    if isinstance(c.problem, ColumnProblem):
+        return "column" if kind == "hessian" else "fwd"
+    if kind == "hessian" and not isinstance(c.problem, SymmetricProblem):
+        raise ValueError(
+            f"a Hessian needs a symmetric (star or acyclic) or column coloring; got a "
+            f"{type(c.problem).__name__} coloring"
+        )
+    if isinstance(c.problem, RowProblem):
+        return "rev"
+    if isinstance(c.problem, BidirectionalProblem):
+        return "bidirectional"
+    if isinstance(c.problem, SymmetricProblem):
+        return "acyclic" if c.problem.decompression == "substitution" else "star"
+    raise ValueError(f"unsupported coloring problem {c.problem!r}")

@@ -29,11 +29,7 @@ import numpy as np
 
 from ..arguments import CallModel, Signature
 from ..coloring import (
-    BidirectionalProblem,
     ColoringResult,
-    ColumnProblem,
-    RowProblem,
-    SymmetricProblem,
 )
 from ..decompression.formats import check_format, triangle
 from ..detection import compat
@@ -276,9 +272,11 @@ def choose_coloring(
 ) -> tuple[str, ColoringResult | None]:
     """The AD mode and its coloring (the user's coloring sets the mode)."""
     if coloring is not None:
-        return mode_of(coloring, kind), coloring
+        return modes.mode_of(coloring, kind), coloring
     forward_ok = kind == "hessian" or facts.forward_ok
-    choice = modes.choose(pattern, kind, mode, forward_ok=forward_ok, reverse_ok=facts.reverse_ok)
+    choice = modes.choose_cached(
+        pattern, kind, mode, forward_ok=forward_ok, reverse_ok=facts.reverse_ok
+    )
     return choice.mode, choice.coloring
 
 
@@ -298,21 +296,3 @@ def select_triangle(
         canonical=True,
     )
     return sub, idx
-
-
-def mode_of(c: ColoringResult, kind: str) -> str:
-    """The AD mode a coloring's problem implies."""
-    if isinstance(c.problem, ColumnProblem):
-        return "column" if kind == "hessian" else "fwd"
-    if kind == "hessian" and not isinstance(c.problem, SymmetricProblem):
-        raise ValueError(
-            f"a Hessian needs a symmetric (star or acyclic) or column coloring; got a "
-            f"{type(c.problem).__name__} coloring"
-        )
-    if isinstance(c.problem, RowProblem):
-        return "rev"
-    if isinstance(c.problem, BidirectionalProblem):
-        return "bidirectional"
-    if isinstance(c.problem, SymmetricProblem):
-        return "acyclic" if c.problem.decompression == "substitution" else "star"
-    raise ValueError(f"unsupported coloring problem {c.problem!r}")

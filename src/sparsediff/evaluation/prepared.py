@@ -19,6 +19,7 @@ import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .. import cache
 from ..arguments import AuxSplit, Signature
 from ..decompression.formats import HOST_FORMATS, build_output, host_output
 from .compute import Runner, format_values, hessian_values, jacobian_values
@@ -38,6 +39,7 @@ class SparseDerivative:
         verify: bool = True, **options: Any,
     ):  # fmt: skip
         self.f = f
+        cache.enable_compilation_cache()
         self.plan: Plan = prepare(f, kind, args, kwargs, **options)
         self._options = dict(options, devices=devices, verify=verify)
         self.mesh = resolve_mesh(devices) if self.plan.num_colors > 1 else None
