@@ -427,3 +427,34 @@ def test_hessian_rule_sound(name):
     a = np.ones((1, 3, 4, 4), np.float32)
     pattern = sd.hessian_sparsity(f, a)
     assert_sound(pattern, f, (a,), hessian=True, points=3)
+
+
+def test_pad_crop_larger_than_the_input_eats_the_other_edge():
+    """Fuzzer seed 3951: a negative low edge longer than the axis, with a positive high
+    edge, left a window of the wrong length (an internal broadcast error)."""
+
+    def f(q):
+        return lax.pad(q, jnp.tanh(jnp.sum(q)), ((-2, 2, 1), (-2, -2, 1)))
+
+    q = jnp.zeros((1, 3))
+    assert_exact(sd.jacobian_sparsity(f, q), f, (q,))  # every output reads the pad value
+
+
+def test_pad_positions_match_lax_pad_on_random_configs():
+    """The position rule against ``lax.pad`` itself (negative, mixed and interior edges)."""
+    from sparsediff.detection.rules.structural import pad_positions
+
+    rng = np.random.default_rng(7)
+    for shape in [(0,), (1,), (4,), (1, 3), (2, 4), (3, 0)]:
+        for _ in range(25):
+            cfg = []
+            for n in shape:
+                interior = int(rng.integers(0, 3))
+                spread = n + max(n - 1, 0) * interior
+                lo, hi = (int(v) for v in rng.integers(-spread - 2, 4, size=2))
+                hi = max(hi, -lo - spread)  # a length of at least zero
+                cfg.append((lo, hi, interior))
+            x = np.arange(int(np.prod(shape))).reshape(shape)
+            want = np.asarray(lax.pad(jnp.asarray(x, jnp.int32), jnp.int32(-1), cfg))
+            got = pad_positions(x, -1, cfg)
+            assert got.shape == want.shape and (got == want).all(), (shape, cfg)

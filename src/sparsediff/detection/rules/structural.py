@@ -99,30 +99,30 @@ def _rev(eqn, args):
 
 
 def pad_positions(x: np.ndarray, fill: np.ndarray | int, config) -> np.ndarray:
-    """``lax.pad`` on positions: interior padding, then (possibly negative) edges."""
+    """``lax.pad`` on positions, one axis at a time.
+
+    Output index ``j`` of an axis reads position ``j - lo`` of the input spread out by its
+    interior padding (every ``interior + 1``-th place holds an element); anything else is
+    the fill. Negative edges simply move that window, so a crop larger than the input eats
+    into the padding of the other edge, as XLA does.
+    """
     fill_val = np.asarray(fill).reshape(-1)[0] if np.size(fill) else -1
     out = x
     for axis, (lo, hi, interior) in enumerate(config):
         n = out.shape[axis]
-        if interior > 0 and n > 1:
-            new_len = n + (n - 1) * interior
-            shape = list(out.shape)
-            shape[axis] = new_len
-            tmp = np.full(shape, fill_val, dtype=out.dtype)
-            idx = [slice(None)] * out.ndim
-            idx[axis] = slice(None, None, interior + 1)
-            tmp[tuple(idx)] = out
-            out = tmp
-        n = out.shape[axis]
-        # positive edges add fill, negative edges crop
-        start = max(-lo, 0)
-        stop = n - max(-hi, 0)
-        idx = [slice(None)] * out.ndim
-        idx[axis] = slice(start, max(stop, start))
-        out = out[tuple(idx)]
-        widths = [(0, 0)] * out.ndim
-        widths[axis] = (max(lo, 0), max(hi, 0))
-        out = np.pad(out, widths, constant_values=fill_val)
+        spread = n + max(n - 1, 0) * interior
+        length = max(lo + spread + hi, 0)
+        p = np.arange(length) - lo
+        valid = (p >= 0) & (p < spread) & (p % (interior + 1) == 0)
+        shape = list(out.shape)
+        shape[axis] = length
+        if n == 0:
+            out = np.full(shape, fill_val, dtype=out.dtype)
+            continue
+        taken = np.take(out, np.where(valid, p // (interior + 1), 0), axis=axis)
+        mask_shape = [1] * out.ndim
+        mask_shape[axis] = length
+        out = np.where(valid.reshape(mask_shape), taken, np.asarray(fill_val, out.dtype))
     return out
 
 
