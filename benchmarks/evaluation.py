@@ -479,6 +479,10 @@ def run_case(
             # the prepared object called inside the caller's jit: no Python call overhead
             in_jit = jax.jit(lambda z: d(z))
             row["sd_injit_compile"] = add("in_jit", lambda: in_jit(x))
+            # ... and consumed there (its nonzeros, as a Newton step would use them): JAX
+            # copies every array a jit returns, the output's constant indices included
+            in_jit_used = jax.jit(lambda z: nonzeros(d(z)))
+            row["sd_injit_used_compile"] = add("in_jit_used", lambda: in_jit_used(x))
         except Exception as e:  # report and go on with the other tools
             row["sd_error"] = _error_text(e)
             caps.fail(problem.name, SD, row["sd_error"])
@@ -580,6 +584,7 @@ def run_case(
     best = time_interleaved(fns, warm, budget=budget)
     key = {SD: "sd_eval", "values": "sd_values_eval", "pass": "pass_eval", "vjp": "vjp_eval"}
     key.update({DENSE: "dense_eval", AS: "asdex_eval", "in_jit": "sd_injit_eval"})
+    key.update({"in_jit_used": "sd_injit_used_eval"})
     key.update({"vmap": "vmap_eval"})
     for name, t in best.items():
         row[key[name]] = t
@@ -587,6 +592,8 @@ def run_case(
     if floor is not None and SD in best:
         row["floor"] = floor
         row["eval_over_floor"] = best[SD] / floor
+        if "in_jit_used" in best:
+            row["injit_used_over_floor"] = best["in_jit_used"] / floor
     if SD in best and "vmap" in best:
         row["eval_over_vmap"] = best[SD] / best["vmap"]
     if SD in best and DENSE in best:
@@ -595,11 +602,18 @@ def run_case(
         row["asdex_over_sd"] = best[AS] / best[SD]
     if "in_jit" in best and AS in best:
         row["asdex_over_sd_injit"] = best[AS] / best["in_jit"]
+    if SD in best and "in_jit_used" in best:
+        row["injit_used_over_eval"] = best["in_jit_used"] / best[SD]
 
     # ---- correctness against dense AD, or against JVP / HVP probes where it is too large
     if check:
         _correctness(row, results, f, hess, x)
     return row
+
+
+def nonzeros(out: Any) -> Any:
+    """The nonzero values of a sparse derivative's output (the array itself when dense)."""
+    return getattr(out, "data", out)
 
 
 def _correctness(row: dict[str, Any], results: dict[str, Any], f, hess: bool, x) -> None:
@@ -764,6 +778,8 @@ def sparsediff_table(problem: Problem, rows: list[dict[str, Any]]) -> str:
         "compile",
         "eval",
         "eval in jit",
+        "jit, used",
+        "used/eval",
         "values only",
         f"1 {unit}",
         "floor",
@@ -784,6 +800,8 @@ def sparsediff_table(problem: Problem, rows: list[dict[str, Any]]) -> str:
                 _time_or(r, "sd_compile", "sd_skip"),
                 _time_or(r, "sd_eval", "sd_skip"),
                 fmt_seconds(r.get("sd_injit_eval")),
+                fmt_seconds(r.get("sd_injit_used_eval")),
+                _ratio_cell(r, "injit_used_over_eval"),
                 fmt_seconds(r.get("sd_values_eval")),
                 fmt_seconds(r.get("pass_eval")),
                 fmt_seconds(r.get("floor")),
@@ -939,7 +957,10 @@ def report(rows: list[dict[str, Any]], quick: bool = False, use_asdex: bool = Tr
     out.append(
         "\nTimes are best of k, interleaved (see the module docstring).  eval: the prepared "
         "sparse derivative called on an array (BCOO output); eval in jit: the same call inside "
-        "the caller's jax.jit (no Python call overhead); values only: output_format="
+        "the caller's jax.jit returning the BCOO (JAX copies every array a jit returns, the "
+        "constant indices included); jit, used: the call inside the caller's jit with its "
+        "nonzeros used there (as a Newton step uses them), used/eval its ratio to eval; "
+        "values only: output_format="
         "'compressed' (nonzero values, no BCOO); floor: colors x one pass (forward x JVP + "
         "reverse x VJP for bicoloring; HVP for Hessians); vmap floor: the same passes on the "
         "coloring's constant seeds, vmapped in one jit as sparsediff runs them, without "

@@ -1,4 +1,4 @@
-"""Benchmark report: runs the four benchmarks and writes results, plots and a headline table.
+"""Benchmark report: runs the benchmarks and writes results, plots and a headline table.
 
 Usage::
 
@@ -6,9 +6,10 @@ Usage::
                                 [--benchmarks NAME ...] [--verbose]
 
 Runs ``benchmarks.detection``, ``benchmarks.coloring``, ``benchmarks.evaluation``,
-``benchmarks.solvers`` and ``benchmarks.fuzz`` (:data:`FUZZ_PROGRAMS` programs), each in a
-fresh interpreter (``sys.executable -m benchmarks.X``, with ``--quick`` / ``--no-asdex``
-passed on, and ``--json FILE`` where the script supports it), captures their Markdown output
+``benchmarks.solvers``, ``benchmarks.nlp`` and ``benchmarks.fuzz`` (:data:`FUZZ_PROGRAMS`
+programs), each in a fresh interpreter (``sys.executable -m benchmarks.X``, with ``--quick`` /
+``--no-asdex`` passed on (to ``benchmarks.nlp`` as ``--no-casadi``: sparsediff timed alone),
+and ``--json FILE`` where the script supports it), captures their Markdown output
 and prints one progress line per stage on stderr.  Then it writes into ``--out-dir`` (default:
 this directory):
 
@@ -67,12 +68,13 @@ __all__ = [
 ]
 
 #: the benchmarks, in the order they run and appear in results.md
-STAGES: tuple[str, ...] = ("detection", "coloring", "evaluation", "solvers", "fuzz")
+STAGES: tuple[str, ...] = ("detection", "coloring", "evaluation", "solvers", "nlp", "fuzz")
 STAGE_TITLES = {
     "detection": "Sparsity detection",
     "coloring": "Coloring",
     "evaluation": "Preparation and evaluation",
     "solvers": "Solvers: diffrax, optimistix, SciPy, Ipopt",
+    "nlp": "Nonlinear programs: time to solution with Ipopt against CasADi",
     "fuzz": "Differential fuzzing of detection",
 }
 #: programs of the fuzz stage: (quick run, full run)
@@ -169,8 +171,8 @@ def stage_argv(name: str, quick: bool = False, no_asdex: bool = False) -> list[s
         return argv if no_asdex else [*argv, "--asdex"]
     if quick:
         argv.append("--quick")
-    if no_asdex:
-        argv.append("--no-asdex")
+    if no_asdex:  # "time sparsediff only": the NLP benchmark's comparison is with CasADi
+        argv.append("--no-casadi" if name == "nlp" else "--no-asdex")
     return argv
 
 

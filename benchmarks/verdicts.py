@@ -44,6 +44,10 @@ __all__ = [
     "evaluation_verdicts",
     "coloring_verdicts",
     "solver_verdicts",
+    "NLP_TOLERANCE",
+    "relative_difference",
+    "nlp_pairs",
+    "nlp_verdicts",
 ]
 
 PASS, FAIL, WRONG, ERROR, MISSING, NA, INFO = (
@@ -226,13 +230,16 @@ def evaluation_verdicts(
     ratio_target: float = 1.5,
     ratio_from_n: int = 10**4,
     asdex_tolerance: float = 1.1,
+    injit_target: float = 1.1,
 ) -> list[Verdict]:
     """Verdicts of ``benchmarks.evaluation`` (rows with ``table == "evaluation"``).
 
     Per problem: sparsediff ran at every size it was not skipped at (``ERROR``), and its result
     matches dense AD, or JVP / HVP probes where dense AD was not run, at every such size
     (``sd_check_error`` within ``tolerance``).  Then the targets: ``eval / floor <=
-    ratio_target`` from ``n >= ratio_from_n`` and no slower than asdex at equal colors (timing
+    ratio_target`` from ``n >= ratio_from_n``, called inside the caller's jit with its nonzeros
+    used there no slower than ``injit_target`` times the direct call and within the same floor
+    ratio, and no slower than asdex at equal colors (timing
     targets), far fewer passes than asdex on the dense row + column, and the Brusselator at
     ``N = 512`` prepared and evaluated (full runs only).
     """
@@ -258,6 +265,24 @@ def evaluation_verdicts(
         )
         out.append(
             Verdict(target, FAIL if bad else PASS, detail or f"{len(big)} rows", timing=True)
+        )
+
+    for key, limit, target in (
+        ("injit_used_over_eval", injit_target,
+         f"inside the caller's jit (nonzeros used) <= {injit_target}x the direct call "
+         f"from n = {ratio_from_n:,}"),
+        ("injit_used_over_floor", ratio_target,
+         f"inside the caller's jit: eval/(colors x pass) <= {ratio_target} "
+         f"from n = {ratio_from_n:,}"),
+    ):  # fmt: skip
+        measured = [r for r in ev if r["n"] >= ratio_from_n and key in r]
+        if not measured:
+            out.append(Verdict(target, NA, "not measured", timing=True))
+            continue
+        bad = [r for r in measured if r[key] > limit]
+        detail = ", ".join(f"{r['problem']} {r['size_label']}: {r[key]:.2f}" for r in bad)
+        out.append(
+            Verdict(target, FAIL if bad else PASS, detail or f"{len(measured)} rows", timing=True)
         )
 
     target = "evaluation no slower than asdex at equal colors"
@@ -427,4 +452,187 @@ def solver_verdicts(results: Mapping[str, Any], tolerance: float = 1e-6) -> list
     if ip:
         out.append(Verdict("ipopt: hanging chain solved", PASS if ip.get("status") == 0 else FAIL,
                            f"status {ip.get('status')}"))  # fmt: skip
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Nonlinear programs (Ipopt): sparsediff against CasADi
+# --------------------------------------------------------------------------------------------
+
+#: the objectives of both tools must agree to this relative difference
+NLP_TOLERANCE = 1e-6
+
+
+def relative_difference(a: float | None, b: float | None) -> float | None:
+    """``|a - b| / max(|a|, |b|)`` (0 when both are 0; NaN when one is not finite)."""
+    if a is None or b is None:
+        return None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.nan
+    scale = max(abs(a), abs(b))
+    return abs(a - b) / scale if scale else 0.0
+
+
+def nlp_pairs(
+    rows: Sequence[Mapping[str, Any]],
+) -> dict[tuple[str, int, str], tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]:
+    """``{(problem, size, run): (sparsediff row, CasADi row)}`` (``None`` where absent)."""
+    out: dict[tuple[str, int, str], list[Mapping[str, Any] | None]] = {}
+    for r in rows:
+        pair = out.setdefault((r["problem"], int(r["size"]), r.get("run", "cold")), [None, None])
+        pair[0 if r["tool"] == "sparsediff" else 1] = r
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def _nlp_label(key: tuple[str, int, str], row: Mapping[str, Any] | None = None) -> str:
+    problem, size, run = key
+    label = row.get("size_label", size) if row else size
+    return f"{problem} {label} {run}"
+
+
+def _ran(row: Mapping[str, Any] | None) -> bool:
+    """The tool ran this case (no error)."""
+    return row is not None and "error" not in row
+
+
+def _solved(row: Mapping[str, Any] | None) -> bool:
+    """The tool ran this case and Ipopt reported convergence."""
+    return row is not None and "error" not in row and bool(row.get("success"))
+
+
+def nlp_verdicts(
+    rows: Sequence[Mapping[str, Any]],
+    quick: bool = False,
+    *,
+    tolerance: float = NLP_TOLERANCE,
+    chain_size: int = 10**4,
+    warm_target: float = 1.0,
+    cold_target: float = 2.0,
+    deriv_from_n: int = 10**3,
+) -> list[Verdict]:
+    """Verdicts of ``benchmarks.nlp`` from its rows (one per problem, size, run and tool).
+
+    A row has ``problem``, ``size``, ``size_label``, ``n``, ``run`` (``"cold"`` / ``"warm"``),
+    ``tool`` (``"sparsediff"`` / ``"casadi"``) and either ``error`` or the measurements
+    (``total_s``, ``deriv_per_iter_ms``, ``objective``, ``success``, ``status``, ...).
+
+    * sparsediff ran every case (``ERROR``) and Ipopt converged with its derivatives in every
+      run where it converged with CasADi's or CasADi did not run (``FAIL``);
+    * CasADi's errors and non-converged runs, and the runs where Ipopt converged with neither
+      tool, are reported (``INFO``: not sparsediff's doing); the comparisons they prevent are
+      left out (``N/A`` when none is left);
+    * per problem, where both converged, the objectives agree to ``tolerance`` (relative) at
+      every size and run (``WRONG``);
+    * timing targets: the hanging chain at ``chain_size`` from definition to solution within
+      ``warm_target`` x CasADi's time on the warm run and ``cold_target`` x on the cold run
+      (both converged); per problem, the derivative time per Ipopt iteration at most CasADi's
+      from ``n >= deriv_from_n`` (each tool's best of its runs at a size; a run that did not
+      converge still times its iterations).
+    """
+    out: list[Verdict] = []
+    pairs = nlp_pairs(rows)
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    sds = [(k, sd) for k, (sd, _) in pairs.items() if sd is not None]
+    cas = [(k, c) for k, (_, c) in pairs.items() if c is not None]
+
+    def listing(items: Sequence[tuple[tuple[str, int, str], Mapping[str, Any]]], key: str) -> str:
+        return "; ".join(f"{_nlp_label(k, r)}: {r.get(key)}" for k, r in items)
+
+    name = "sparsediff + cyipopt ran every case"
+    errors = [(k, r) for k, r in sds if not _ran(r)]
+    if errors:
+        out.append(Verdict(name, ERROR, listing(errors, "error")))
+    else:
+        out.append(Verdict(name, PASS, f"{len(sds)} runs") if sds else Verdict(name, NA, "none"))
+    # a case where Ipopt fails with both tools' derivatives says more about the problem (its
+    # start, Ipopt) than about sparsediff; one where only sparsediff's run fails is a failure
+    neither = [
+        (k, sd)
+        for k, (sd, c) in pairs.items()
+        if _ran(sd) and _ran(c) and not _solved(sd) and not _solved(c)
+    ]
+    neither_keys = {k for k, _ in neither}
+    ran = [(k, r) for k, r in sds if _ran(r)]
+    if ran:
+        name = "Ipopt converged with sparsediff's derivatives"
+        unsolved = [(k, r) for k, r in ran if not _solved(r) and k not in neither_keys]
+        detail = listing(unsolved, "status") or f"{len(ran) - len(neither)} runs"
+        if neither and not unsolved:
+            detail += f" (and {len(neither)} where neither tool converged)"
+        out.append(Verdict(name, FAIL if unsolved else PASS, detail))
+    if neither:
+        detail = listing(neither, "status") + " (left out of the comparisons)"
+        out.append(Verdict("Ipopt converged with either tool's derivatives", INFO, detail))
+    cas_errors = [(k, r) for k, r in cas if not _ran(r)]
+    if cas_errors:
+        out.append(Verdict("CasADi ran every case", INFO, listing(cas_errors, "error")))
+    cas_unsolved = [(k, r) for k, r in cas if _ran(r) and not _solved(r) and k not in neither_keys]
+    if cas_unsolved:
+        detail = listing(cas_unsolved, "status") + " (left out of the comparisons)"
+        out.append(Verdict("Ipopt converged with CasADi's derivatives", INFO, detail))
+
+    for problem in problems:
+        name = f"{problem}: objectives agree with CasADi's (rel. diff <= {tolerance:g})"
+        both = [
+            (k, sd, relative_difference(sd["objective"], c["objective"]))
+            for k, (sd, c) in pairs.items()
+            if k[0] == problem and _solved(sd) and _solved(c)
+        ]
+        bad = [(k, sd, d) for k, sd, d in both if check_status(d, tolerance) != PASS]
+        if not both:
+            out.append(Verdict(name, NA, "no run where both converged"))
+        elif bad:
+            detail = "; ".join(
+                f"{_nlp_label(k, sd)}: {d:.1e} ({sd['objective']:.10g} vs CasADi's)"
+                for k, sd, d in bad
+            )
+            out.append(Verdict(name, WRONG, detail))
+        else:
+            worst = max(d for _, _, d in both if d is not None)
+            out.append(Verdict(name, PASS, f"{len(both)} runs, largest {worst:.1e}"))
+
+    for run, target in (("warm", warm_target), ("cold", cold_target)):
+        name = (
+            f"hanging chain N={chain_size:,}: definition to solution <= {target:g}x "
+            f"CasADi's ({run} run)"
+        )
+        sd, c = pairs.get(("chain", chain_size, run), (None, None))
+        if sd is None:
+            out.append(Verdict(name, NA, "size not run", timing=True))
+        elif not _ran(sd):
+            out.append(Verdict(name, ERROR, str(sd["error"]), timing=True))
+        elif not _solved(sd) and ("chain", chain_size, run) in neither_keys:
+            out.append(Verdict(name, NA, "Ipopt converged with neither tool", timing=True))
+        elif not _solved(sd):
+            out.append(Verdict(name, FAIL, "sparsediff's run did not converge", timing=True))
+        elif not _solved(c):
+            why = "CasADi not run" if c is None else "CasADi's run failed or did not converge"
+            out.append(Verdict(name, NA, why, timing=True))
+        else:
+            ratio = sd["total_s"] / c["total_s"]
+            detail = f"{ratio:.2f}x: {sd['total_s']:.2f} s against {c['total_s']:.2f} s"
+            out.append(Verdict(name, PASS if ratio <= target else FAIL, detail, timing=True))
+
+    for problem in problems:
+        name = f"{problem}: derivative time per iteration <= CasADi's from n = {deriv_from_n:,}"
+        best: dict[int, list[float]] = {}  # size -> [sparsediff, CasADi]
+        labels: dict[int, str] = {}
+        for r in rows:
+            ms = r.get("deriv_per_iter_ms")
+            if r["problem"] != problem or "error" in r or ms is None or r["n"] < deriv_from_n:
+                continue
+            size = int(r["size"])
+            slot = best.setdefault(size, [math.inf, math.inf])
+            i = 0 if r["tool"] == "sparsediff" else 1
+            slot[i] = min(slot[i], ms)
+            labels[size] = str(r.get("size_label", size))
+        ratios = {
+            s: v[0] / v[1] for s, v in sorted(best.items()) if math.isfinite(v[0] + v[1]) and v[1]
+        }
+        if not ratios:
+            out.append(Verdict(name, NA, "no size timed with both tools", timing=True))
+            continue
+        detail = ", ".join(f"{labels[s]}: {q:.2f}x" for s, q in ratios.items())
+        status = FAIL if any(q > 1.0 for q in ratios.values()) else PASS
+        out.append(Verdict(name, status, detail, timing=True))
     return out

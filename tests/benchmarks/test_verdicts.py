@@ -312,3 +312,22 @@ def test_solver_verdicts() -> None:
         "lineax LU (dense) size 16: 3.0e-01"
         in t["diffrax: solutions agree with sparsediff's (max diff <= 1e-06)"].detail
     )
+
+
+def test_evaluation_inside_jit_targets() -> None:
+    """Inside the caller's jit: <= 1.1x the direct call and the floor target, from n = 10^4;
+    rows without the measurement (older runs) say so instead of passing."""
+    rows = [
+        _ev_row("diff", 10**4, injit_used_over_eval=0.9, injit_used_over_floor=1.2),
+        _ev_row("rosenbrock", 10**6, injit_used_over_eval=1.3, injit_used_over_floor=1.7),
+        _ev_row("diff", 1000, injit_used_over_eval=5.0, injit_used_over_floor=9.0),  # too small
+    ]
+    t = _by_target(V.evaluation_verdicts(rows, quick=False, use_asdex=False))
+    direct = t["inside the caller's jit (nonzeros used) <= 1.1x the direct call from n = 10,000"]
+    assert (direct.status, direct.detail) == (V.FAIL, "rosenbrock n=1000000: 1.30")
+    floor = t["inside the caller's jit: eval/(colors x pass) <= 1.5 from n = 10,000"]
+    assert (floor.status, floor.timing) == (V.FAIL, True) and "1.70" in floor.detail
+    good = _by_target(V.evaluation_verdicts(rows[:1], quick=False, use_asdex=False))
+    assert all(good[k].status == V.PASS for k in good if k.startswith("inside the caller's jit"))
+    old = _by_target(V.evaluation_verdicts([_ev_row("diff", 10**4)], quick=False, use_asdex=False))
+    assert old[direct.target].status == V.NA and old[floor.target].status == V.NA

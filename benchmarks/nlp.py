@@ -1,0 +1,922 @@
+"""NLP benchmark: time to solution with Ipopt, sparsediff + cyipopt against CasADi.
+
+Usage::
+
+    python -m benchmarks.nlp [--quick] [--problems NAME ...] [--no-casadi] [--json PATH]
+                             [--timeout SECONDS]
+
+Who solves nonlinear programs with Ipopt usually picks CasADi.  This benchmark measures, side by
+side in one run, the time a user waits from the definition of a problem to its solution with
+CasADi (``casadi.nlpsol("ipopt")`` on an ``SX`` expression graph, CasADi's bundled Ipopt) and
+with sparsediff (``sparsediff.ipopt.IpoptProblem`` handed to cyipopt, which links the system's
+Ipopt).
+
+Problems (``--problems``; each written once against a tiny namespace of math functions, ``ops``,
+that is either ``jax.numpy`` or CasADi, see :func:`jax_ops` and :func:`casadi_ops`):
+
+* ``chain``: the COPS hanging chain (Dolan, Moré and Munson, "Benchmarking optimization software
+  with COPS 3.0", 2004), ``a = 1``, ``b = 3``, ``L = 4``, ``N = 10^3, 10^4, 10^5`` intervals
+  (``N + 1`` variables, one constraint).  sparsediff gets the JAX functions of
+  ``sparsediff.problems.hanging_chain``; CasADi the same formulas written against ``ops``
+  (the tests check that both agree).
+* ``cartpole``: the cart-pole swing-up of Kelly ("An Introduction to Trajectory Optimization:
+  How to Do Your Own Direct Collocation", SIAM Review 59(4), 2017): cart mass 1 kg, pole mass
+  0.3 kg, pole length 0.5 m, final time ``T = 2 s``, minimise ``∫ u² dt`` by trapezoidal
+  collocation on ``N = 1000, 4000, 16000`` intervals (``5 (N + 1)`` variables, ``4 N``
+  defect constraints); from hanging at rest at ``x = 0`` to upright at rest at ``x = 1 m``,
+  ``|u| <= 20 N``, ``|x| <= 2 m``.  Start: the states interpolated linearly, ``u = 0``.
+* ``lukvle1``: CUTEst's LUKVLE1, problem 5.1 of Lukšan and Vlček, "Sparse and partially
+  separable test problems for unconstrained and equality constrained optimization" (Technical
+  Report 767, Academy of Sciences of the Czech Republic, 1999): the chained Rosenbrock
+  function with trigonometric-exponential equality constraints, ``n = 10^3, 10^4, 10^5``
+  (``n - 2`` constraints), started at ``x_i = -1.2`` (``i`` odd) and ``1`` (``i`` even).
+
+Ipopt options, the same for both tools: ``tol = 1e-8``, ``max_iter =`` :data:`MAX_ITER`,
+``print_level = 0``, ``sb = yes`` (no banner), ``linear_solver = mumps`` (set explicitly: a
+build without MUMPS would fail the run, so MUMPS is what each one used); CasADi also gets
+``print_time = False``.  The two tools run different Ipopt builds (their versions are printed):
+iteration counts may differ, which the solve times include.
+
+Methodology.  Every (problem, size, tool) case runs in a fresh interpreter (``python -m
+benchmarks.nlp --child ...``) twice in a row: a *cold* run with an empty temporary cache
+directory and a *warm* run with the same directory, passed to the child as
+``SPARSEDIFF_COMPILATION_CACHE``, which a sparsediff child hands to sparsediff's on-disk caches
+(``SPARSEDIFF_CACHE``: chosen colorings and JAX's persistent compilation cache; the benchmarks
+package otherwise turns them off), with ``JAX_ENABLE_X64=1``.  CasADi runs the same way
+(the cache means nothing to it).  The child prints one JSON line; its columns:
+
+* *import*: importing numpy and the tool (jax, sparsediff.ipopt, cyipopt; casadi);
+* *preparation*: from the definition to a ready problem object: the starting point and bounds,
+  then CasADi's symbolic graph and ``nlpsol`` (which builds the derivatives symbolically), or
+  sparsediff's ``IpoptProblem`` (sparsity detection and coloring);
+* *compilation*: sparsediff's first call of each callback (objective, gradient, constraints,
+  Jacobian, Hessian), the JIT compilation; 0 for CasADi (its SX functions are interpreted,
+  nothing is compiled);
+* *solve*: the wall time of Ipopt's solve, callbacks included;
+* *deriv./iter.*: time in the Jacobian and Hessian callbacks during the solve divided by
+  Ipopt's iterations (CasADi: ``t_wall_nlp_jac_g + t_wall_nlp_hess_l`` of ``stats()`` over
+  ``iter_count``; sparsediff: ``IpoptProblem.stats``, its iterations being its Hessian
+  evaluations, one per iteration);
+* *total*: import + preparation + compilation + solve, the definition-to-solution time of a
+  fresh process (interpreter start-up and exit, the same for both, left out).
+
+A second table splits the solve into the derivative callbacks, the function callbacks
+(objective, gradient, constraints) and Ipopt's own work (the rest: mostly MUMPS).
+
+Verdicts (``benchmarks.verdicts.nlp_verdicts``): sparsediff ran every case, and Ipopt
+converged with its derivatives wherever it converged with CasADi's (a case where Ipopt fails
+with both is reported, not failed: the hanging chain from its parabola start is fragile, see
+below); where both converged, the objectives agree to a relative ``1e-6`` at every size and
+run (``WRONG`` otherwise); timing targets: the hanging chain with ``N = 10^4`` from definition
+to solution no slower than CasADi on the warm run and at most 2x CasADi on the cold run, and
+the derivative time per Ipopt iteration no higher than CasADi's from ``n = 10^3`` on every
+problem (the best of the cold and warm runs of each tool).  The script exits with status 1
+when a verdict fails (timing targets are not judged in a ``--quick`` run).  ``--no-casadi``
+times sparsediff alone; without an importable casadi it does so after a one-line note.
+
+The hanging chain from ``sparsediff.problems.chain_start`` is delicate for Ipopt: with the
+default options it converges at ``N = 10^4`` with both tools, but diverges (the energy falls
+without bound as the length constraint is given up) at ``N = 10^5`` with both and at ``N = 10^3``
+with CasADi's Ipopt 3.14, depending on rounding.  :data:`MAX_ITER` bounds the cost of such
+runs; their derivative times per iteration still count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
+# Only the standard library at module level: a child measures its imports (numpy included)
+# from a clean interpreter.  The parent's helpers (numpy) are imported inside its functions.
+
+#: the problems, in the order they run
+PROBLEMS: tuple[str, ...] = ("chain", "cartpole", "lukvle1")
+TITLES = {
+    "chain": "COPS hanging chain (size = N intervals, n = N + 1)",
+    "cartpole": "Cart-pole swing-up, trapezoidal collocation (size = N intervals, n = 5 (N + 1))",
+    "lukvle1": "LUKVLE1, Lukšan-Vlček 5.1 (size = n)",
+}
+SIZES = {
+    "chain": (10**3, 10**4, 10**5),
+    "cartpole": (1000, 4000, 16000),
+    "lukvle1": (10**3, 10**4, 10**5),
+}
+QUICK_SIZES = {"chain": (10**3, 10**4), "cartpole": (250,), "lukvle1": (10**3,)}
+TOOLS: tuple[str, ...] = ("casadi", "sparsediff")
+TOOL_NAMES = {"casadi": "CasADi", "sparsediff": "sparsediff"}
+RUNS: tuple[str, ...] = ("cold", "warm")
+MAX_ITER = 500
+IPOPT_OPTIONS: dict[str, Any] = {
+    "tol": 1e-8,
+    "max_iter": MAX_ITER,
+    "print_level": 0,
+    "sb": "yes",
+    "linear_solver": "mumps",
+}
+#: the variable that passes the cache directory to a child
+CACHE_ENV = "SPARSEDIFF_COMPILATION_CACHE"
+#: seconds a child may take before it is stopped (``--timeout``)
+CHILD_TIMEOUT = 1800.0
+
+# hanging chain (COPS): ends and length
+CHAIN_A, CHAIN_B, CHAIN_L = 1.0, 3.0, 4.0
+# cart-pole (Kelly 2017): masses, pole length, gravity, final time, target, bounds
+CART_M1, CART_M2, CART_LEN, CART_G = 1.0, 0.3, 0.5, 9.81
+CART_T, CART_D, CART_UMAX, CART_XMAX = 2.0, 1.0, 20.0, 2.0
+
+
+# --------------------------------------------------------------------------------------------
+# The math namespaces
+# --------------------------------------------------------------------------------------------
+
+
+def jax_ops() -> SimpleNamespace:
+    """The functions the problems use, from ``jax.numpy``."""
+    import jax.numpy as jnp
+
+    return SimpleNamespace(
+        sin=jnp.sin, cos=jnp.cos, exp=jnp.exp, sqrt=jnp.sqrt, sum=jnp.sum, concat=jnp.concatenate
+    )
+
+
+def casadi_ops() -> SimpleNamespace:
+    """The same functions from CasADi (column vectors: ``sum1``, ``vertcat``)."""
+    import casadi
+
+    return SimpleNamespace(
+        sin=casadi.sin,
+        cos=casadi.cos,
+        exp=casadi.exp,
+        sqrt=casadi.sqrt,
+        sum=casadi.sum1,
+        concat=lambda parts: casadi.vertcat(*parts),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The problems
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One problem at one size: ``min f(z)`` s.t. ``cl <= c(z) <= cu``, ``lb <= z <= ub``.
+
+    ``objective(ops, z)`` and ``constraints(ops, z)`` are written against a math namespace
+    (:func:`jax_ops` or :func:`casadi_ops`) and a flat vector ``z``; ``jax_objective`` /
+    ``jax_constraints`` replace them for JAX where the problem has a JAX form of its own.
+    """
+
+    problem: str
+    size: int
+    x0: Any
+    lb: Any
+    ub: Any
+    cl: Any
+    cu: Any
+    objective: Callable[[Any, Any], Any]
+    constraints: Callable[[Any, Any], Any]
+    jax_objective: Callable[[Any], Any] | None = None
+    jax_constraints: Callable[[Any], Any] | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.x0.size)
+
+    @property
+    def m(self) -> int:
+        return int(self.cl.size)
+
+    def jax_functions(self) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+        """``(f, c)`` as JAX functions of ``z``."""
+        ops = jax_ops()
+        f = self.jax_objective or (lambda z: self.objective(ops, z))
+        c = self.jax_constraints or (lambda z: self.constraints(ops, z))
+        return f, c
+
+
+def size_label(problem: str, size: int) -> str:
+    exp = math.log10(size)
+    text = f"10^{round(exp)}" if size > 1 and exp == round(exp) else f"{size}"
+    return f"{'n' if problem == 'lukvle1' else 'N'}={text}"
+
+
+def num_variables(problem: str, size: int) -> int:
+    return {"chain": size + 1, "cartpole": 5 * (size + 1), "lukvle1": size}[problem]
+
+
+# -- hanging chain ------------------------------------------------------------------------------
+
+
+def _chain_arc(ops: Any, y: Any, intervals: int) -> Any:
+    h = 1.0 / intervals
+    return h * ops.sqrt(1.0 + ((y[1:] - y[:-1]) / h) ** 2)
+
+
+def chain_objective(ops: Any, y: Any, intervals: int) -> Any:
+    """Potential energy: each segment's arc length times its mean height (midpoint rule)."""
+    return ops.sum(0.5 * (y[1:] + y[:-1]) * _chain_arc(ops, y, intervals))
+
+
+def chain_constraint(ops: Any, y: Any, intervals: int) -> Any:
+    """The chain's length minus ``L``."""
+    return ops.sum(_chain_arc(ops, y, intervals)) - CHAIN_L
+
+
+def chain_instance(intervals: int) -> Instance:
+    import numpy as np
+
+    t = np.linspace(0.0, 1.0, intervals + 1)
+    sag = 0.5 * math.sqrt(max(CHAIN_L**2 - 1.0 - (CHAIN_B - CHAIN_A) ** 2, 0.0))
+    x0 = CHAIN_A + (CHAIN_B - CHAIN_A) * t - 4.0 * sag * t * (1.0 - t)
+    lb = np.full(intervals + 1, -np.inf)
+    ub = np.full(intervals + 1, np.inf)
+    lb[0] = ub[0] = CHAIN_A
+    lb[-1] = ub[-1] = CHAIN_B
+    return Instance(
+        "chain",
+        intervals,
+        x0,
+        lb,
+        ub,
+        np.zeros(1),
+        np.zeros(1),
+        partial(chain_objective, intervals=intervals),
+        partial(chain_constraint, intervals=intervals),
+    )
+
+
+def chain_jax(inst: Instance) -> Instance:
+    """The chain with the JAX functions of ``sparsediff.problems.hanging_chain``."""
+    from sparsediff.problems.hanging_chain import chain_energy, chain_length
+
+    return replace(
+        inst, jax_objective=chain_energy, jax_constraints=lambda y: chain_length(y, CHAIN_L)
+    )
+
+
+# -- cart-pole ----------------------------------------------------------------------------------
+
+
+def _cartpole_blocks(z: Any, intervals: int) -> list[Any]:
+    """``[x, theta, xdot, thetadot, u]``, each ``N + 1`` values (blocks of ``z``)."""
+    k = intervals + 1
+    return [z[i * k : (i + 1) * k] for i in range(5)]
+
+
+def cartpole_dynamics(ops: Any, theta: Any, xdot: Any, thetadot: Any, u: Any) -> list[Any]:
+    """Time derivatives of ``(x, theta, xdot, thetadot)`` (theta = 0: hanging down)."""
+    s, c = ops.sin(theta), ops.cos(theta)
+    den = CART_M1 + CART_M2 * (1.0 - c**2)
+    xddot = (CART_LEN * CART_M2 * s * thetadot**2 + u + CART_M2 * CART_G * c * s) / den
+    thetaddot = -(
+        CART_LEN * CART_M2 * c * s * thetadot**2 + u * c + (CART_M1 + CART_M2) * CART_G * s
+    ) / (CART_LEN * den)
+    return [xdot, thetadot, xddot, thetaddot]
+
+
+def cartpole_objective(ops: Any, z: Any, intervals: int) -> Any:
+    """``∫ u² dt`` by the trapezoidal rule."""
+    u = _cartpole_blocks(z, intervals)[4]
+    h = CART_T / intervals
+    return 0.5 * h * ops.sum(u[1:] ** 2 + u[:-1] ** 2)
+
+
+def cartpole_constraints(ops: Any, z: Any, intervals: int) -> Any:
+    """Trapezoidal defects ``s[k+1] - s[k] - h/2 (f[k] + f[k+1])``, state by state."""
+    x, theta, xdot, thetadot, u = _cartpole_blocks(z, intervals)
+    h = CART_T / intervals
+    states = [x, theta, xdot, thetadot]
+    rates = cartpole_dynamics(ops, theta, xdot, thetadot, u)
+    return ops.concat(
+        [s[1:] - s[:-1] - 0.5 * h * (f[1:] + f[:-1]) for s, f in zip(states, rates, strict=True)]
+    )
+
+
+def cartpole_instance(intervals: int) -> Instance:
+    import numpy as np
+
+    k = intervals + 1
+    t = np.linspace(0.0, 1.0, k)
+    start = np.array([0.0, 0.0, 0.0, 0.0])
+    end = np.array([CART_D, math.pi, 0.0, 0.0])
+    states = start[:, None] + (end - start)[:, None] * t[None, :]
+    x0 = np.concatenate([states.reshape(-1), np.zeros(k)])
+    lb = np.full((5, k), -np.inf)
+    ub = np.full((5, k), np.inf)
+    lb[0], ub[0] = -CART_XMAX, CART_XMAX
+    lb[4], ub[4] = -CART_UMAX, CART_UMAX
+    lb[:4, 0] = ub[:4, 0] = start
+    lb[:4, -1] = ub[:4, -1] = end
+    m = 4 * intervals
+    return Instance(
+        "cartpole",
+        intervals,
+        x0,
+        lb.reshape(-1),
+        ub.reshape(-1),
+        np.zeros(m),
+        np.zeros(m),
+        partial(cartpole_objective, intervals=intervals),
+        partial(cartpole_constraints, intervals=intervals),
+    )
+
+
+# -- LUKVLE1 ------------------------------------------------------------------------------------
+
+
+def lukvle1_objective(ops: Any, x: Any) -> Any:
+    """The chained Rosenbrock function ``Σ 100 (x_i² - x_{i+1})² + (x_i - 1)²``."""
+    return ops.sum(100.0 * (x[:-1] ** 2 - x[1:]) ** 2 + (x[:-1] - 1.0) ** 2)
+
+
+def lukvle1_constraints(ops: Any, x: Any) -> Any:
+    """``c_k = 3 x_{k+1}³ + 2 x_{k+2} - 5 + sin(x_{k+1} - x_{k+2}) sin(x_{k+1} + x_{k+2})
+    + 4 x_{k+1} - x_k exp(x_k - x_{k+1}) - 3``, ``k = 1 .. n - 2``."""
+    a, b, c = x[:-2], x[1:-1], x[2:]
+    return (
+        3.0 * b**3
+        + 2.0 * c
+        - 5.0
+        + ops.sin(b - c) * ops.sin(b + c)
+        + 4.0 * b
+        - a * ops.exp(a - b)
+        - 3.0
+    )
+
+
+def lukvle1_instance(n: int) -> Instance:
+    import numpy as np
+
+    x0 = np.where(np.arange(n) % 2 == 0, -1.2, 1.0)  # x_i = -1.2 for odd i (1-based)
+    free = np.full(n, np.inf)
+    return Instance(
+        "lukvle1",
+        n,
+        x0,
+        -free,
+        free,
+        np.zeros(n - 2),
+        np.zeros(n - 2),
+        lukvle1_objective,
+        lukvle1_constraints,
+    )
+
+
+def instance(problem: str, size: int) -> Instance:
+    """The instance of ``problem`` at ``size`` (numpy data; the functions use ``ops``)."""
+    build = {"chain": chain_instance, "cartpole": cartpole_instance, "lukvle1": lukvle1_instance}
+    if problem not in build:
+        raise ValueError(f"unknown problem {problem!r}; known: {', '.join(PROBLEMS)}")
+    return build[problem](size)
+
+
+# --------------------------------------------------------------------------------------------
+# One measurement (what a child process runs)
+# --------------------------------------------------------------------------------------------
+
+
+def _casadi_ipopt_version(casadi: Any) -> str:
+    """The version of CasADi's bundled Ipopt, from its library's file name."""
+    from pathlib import Path
+
+    folder = Path(casadi.__file__).parent
+    for lib in sorted(folder.glob("libipopt.so.*.*.*")) + sorted(folder.glob("libipopt*.dylib")):
+        parts = lib.name.split(".so.")
+        if len(parts) == 2:
+            return parts[1]
+    return "bundled (version unknown)"
+
+
+def measure_casadi(problem: str, size: int, t_start: float | None = None) -> dict[str, Any]:
+    """Import, build, solve with CasADi; the timings as a row."""
+    t0 = time.perf_counter() if t_start is None else t_start
+    import casadi
+    import numpy as np
+
+    t_import = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    inst = instance(problem, size)
+    ops = casadi_ops()
+    z = casadi.SX.sym("z", inst.n)
+    nlp = {"x": z, "f": inst.objective(ops, z), "g": inst.constraints(ops, z)}
+    solver = casadi.nlpsol(
+        "solver", "ipopt", nlp, {"ipopt": dict(IPOPT_OPTIONS), "print_time": False}
+    )
+    t_prepare = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sol = solver(x0=inst.x0, lbx=inst.lb, ubx=inst.ub, lbg=inst.cl, ubg=inst.cu)
+    t_solve = time.perf_counter() - t0
+    st = solver.stats()
+    iters = int(st["iter_count"])
+    jac, hess = float(st["t_wall_nlp_jac_g"]), float(st["t_wall_nlp_hess_l"])
+    other = sum(
+        float(st.get(k, 0.0))
+        for k in ("t_wall_nlp_f", "t_wall_nlp_g", "t_wall_nlp_grad_f", "t_wall_nlp_grad")
+    )
+    return {
+        "tool": "casadi",
+        "problem": problem,
+        "size": size,
+        "n": inst.n,
+        "m": inst.m,
+        "version": casadi.__version__,
+        "ipopt_version": _casadi_ipopt_version(casadi),
+        "linear_solver": IPOPT_OPTIONS["linear_solver"],
+        "import_s": t_import,
+        "prepare_s": t_prepare,
+        "compile_s": 0.0,
+        "solve_s": t_solve,
+        "jac_s": jac,
+        "hess_s": hess,
+        "other_s": other,
+        "jac_calls": int(st.get("n_call_nlp_jac_g", 0)),
+        "hess_calls": int(st.get("n_call_nlp_hess_l", 0)),
+        "iterations": iters,
+        "objective": float(np.asarray(sol["f"]).reshape(-1)[0]),
+        "status": str(st.get("return_status")),
+        "success": bool(st.get("success")),
+    }
+
+
+def measure_sparsediff(problem: str, size: int, t_start: float | None = None) -> dict[str, Any]:
+    """Import, prepare, compile, solve with sparsediff + cyipopt; the timings as a row."""
+    t0 = time.perf_counter() if t_start is None else t_start
+    cache_dir = os.environ.get(CACHE_ENV)
+    if cache_dir:
+        # importing the benchmarks package turned sparsediff's caches off
+        # (SPARSEDIFF_CACHE=off): this child uses the directory its parent gave it
+        os.environ["SPARSEDIFF_CACHE"] = cache_dir
+    import jax
+    import numpy as np
+
+    import sparsediff
+    from sparsediff.ipopt import IpoptProblem, require_cyipopt
+
+    cyipopt = require_cyipopt()
+    if problem == "chain":
+        import sparsediff.problems.hanging_chain  # noqa: F401 - the chain's JAX functions
+    t_import = time.perf_counter() - t0
+    if not jax.config.jax_enable_x64:
+        raise RuntimeError("JAX float64 is off: run with JAX_ENABLE_X64=1")
+
+    t0 = time.perf_counter()
+    inst = instance(problem, size)
+    if problem == "chain":
+        inst = chain_jax(inst)
+    f, c = inst.jax_functions()
+    nlp = IpoptProblem(f, inst.x0, c, lb=inst.lb, ub=inst.ub, cl=inst.cl, cu=inst.cu)
+    t_prepare = time.perf_counter() - t0
+
+    x0, lam = inst.x0, np.ones(nlp.m)
+    first = {
+        "objective": lambda: nlp.objective(x0),
+        "gradient": lambda: nlp.gradient(x0),
+        "constraints": lambda: nlp.constraints(x0),
+        "jacobian": lambda: nlp.jacobian(x0),
+        "hessian": lambda: nlp.hessian(x0, lam, 1.0),
+    }
+    compile_parts = {}
+    for name, call in first.items():
+        t0 = time.perf_counter()
+        call()
+        compile_parts[name] = time.perf_counter() - t0
+
+    before = {k: tuple(v) for k, v in nlp.stats.items()}
+    t0 = time.perf_counter()
+    _, info = nlp.solve(**IPOPT_OPTIONS)
+    t_solve = time.perf_counter() - t0
+    used = {k: (nlp.stats[k][0] - before[k][0], nlp.stats[k][1] - before[k][1]) for k in before}
+    msg = info.get("status_msg", b"")
+    return {
+        "tool": "sparsediff",
+        "problem": problem,
+        "size": size,
+        "n": inst.n,
+        "m": inst.m,
+        "version": getattr(sparsediff, "__version__", "?"),
+        "ipopt_version": ".".join(str(v) for v in getattr(cyipopt, "IPOPT_VERSION", ())) or "?",
+        "linear_solver": IPOPT_OPTIONS["linear_solver"],
+        "import_s": t_import,
+        "prepare_s": t_prepare,
+        "compile_s": sum(compile_parts.values()),
+        "compile_parts": compile_parts,
+        "solve_s": t_solve,
+        "jac_s": used["jacobian"][1],
+        "hess_s": used["hessian"][1],
+        "other_s": used["other"][1],
+        "jac_calls": used["jacobian"][0],
+        "hess_calls": used["hessian"][0],
+        # Ipopt evaluates the Lagrangian Hessian once per iteration
+        "iterations": used["hessian"][0],
+        "objective": float(info["obj_val"]),
+        "status": msg.decode() if isinstance(msg, bytes) else str(msg),
+        "ipopt_status": int(info["status"]),
+        "success": int(info["status"]) == 0,
+        "passes": [None if nlp.jac is None else nlp.jac.num_colors, nlp.hess.num_colors],
+        "jax_cache_dir": jax.config.jax_compilation_cache_dir,
+    }
+
+
+def finish_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Adds the derived columns (total, derivative time, per-iteration time, Ipopt's own)."""
+    row["total_s"] = row["import_s"] + row["prepare_s"] + row["compile_s"] + row["solve_s"]
+    row["deriv_s"] = row["jac_s"] + row["hess_s"]
+    iters = row.get("iterations") or 0
+    row["deriv_per_iter_ms"] = 1e3 * row["deriv_s"] / iters if iters else None
+    row["ipopt_s"] = max(row["solve_s"] - row["deriv_s"] - row["other_s"], 0.0)
+    return row
+
+
+MEASURE = {"casadi": measure_casadi, "sparsediff": measure_sparsediff}
+
+
+def child_main(tool: str, problem: str, size: int) -> int:
+    """Measures one case and prints one JSON line (an ``error`` row when it failed)."""
+    t_start = time.perf_counter()
+    try:
+        row = finish_row(MEASURE[tool](problem, size, t_start))
+    except Exception as err:  # noqa: BLE001 - reported as a row
+        traceback.print_exc(file=sys.stderr)
+        first = (str(err).splitlines() or [""])[0][:200]
+        row = {
+            "tool": tool,
+            "problem": problem,
+            "size": size,
+            "error": f"{type(err).__name__}: {first}",
+        }
+    sys.stdout.flush()
+    print(json.dumps(row), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# The parent: fresh processes, cold and warm
+# --------------------------------------------------------------------------------------------
+
+
+def child_environment(cache_dir: str) -> dict[str, str]:
+    """The child's environment: importable benchmarks, float64, the cache directory.
+
+    The directory goes to the child as ``SPARSEDIFF_COMPILATION_CACHE``; a sparsediff child
+    hands it to sparsediff as ``SPARSEDIFF_CACHE``.  A JAX cache directory of the caller's is
+    dropped, so that the cold run is cold.
+    """
+    from .common import child_env
+
+    env = child_env()
+    env["JAX_ENABLE_X64"] = "1"
+    env[CACHE_ENV] = cache_dir
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    return env
+
+
+def run_case(
+    tool: str, problem: str, size: int, run: str, cache_dir: str, timeout: float = CHILD_TIMEOUT
+) -> dict[str, Any]:
+    """Runs one case in a fresh interpreter; the child's row plus ``run``, labels, wall time."""
+    from .common import REPO_ROOT
+
+    argv = [sys.executable, "-m", "benchmarks.nlp", "--child", tool, problem, str(size)]
+    base = {
+        "tool": tool,
+        "problem": problem,
+        "size": size,
+        "run": run,
+        "size_label": size_label(problem, size),
+        "n": num_variables(problem, size),
+    }
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=REPO_ROOT,
+            env=child_environment(cache_dir),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {**base, "error": f"timed out after {timeout:.0f} s"}
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        return {**base, "error": f"child exited with code {proc.returncode}: {tail}"}
+    row = {**json.loads(lines[-1]), **base, "process_s": wall}
+    if tool == "sparsediff":
+        row["cache_files"] = sum(len(files) for _, _, files in os.walk(cache_dir))
+    return row
+
+
+def run_all(
+    problems: Sequence[str],
+    sizes: Mapping[str, Sequence[int]],
+    tools: Sequence[str],
+    timeout: float = CHILD_TIMEOUT,
+) -> list[dict[str, Any]]:
+    """Every case, cold then warm, each tool in its own processes; one cache per case."""
+    from .common import log
+
+    rows = []
+    for problem in problems:
+        for size in sizes[problem]:
+            cache_dir = tempfile.mkdtemp(prefix="sparsediff-nlp-cache-")
+            try:
+                for run in RUNS:
+                    for tool in tools:
+                        log(f"{problem} {size_label(problem, size)} {tool} ({run}) ...")
+                        row = run_case(tool, problem, size, run, cache_dir, timeout)
+                        if "error" in row:
+                            log(f"  {row['error']}")
+                        else:
+                            log(
+                                f"  total {row['total_s']:.2f} s, {row['iterations']} "
+                                f"iterations, objective {row['objective']:.10g}"
+                            )
+                        rows.append(row)
+            finally:
+                shutil.rmtree(cache_dir, ignore_errors=True)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------
+
+
+def _ms(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.3g}" if x < 100 else f"{x:,.0f}"
+
+
+def _ratio(num: float | None, den: float | None) -> str:
+    if num is None or not den:
+        return "-"
+    return f"{num / den:.2f}x"
+
+
+def _obj(x: float | None) -> str:
+    return "-" if x is None else f"{x:.10g}"
+
+
+def _status(r: Mapping[str, Any]) -> str:
+    """``solved``, or why not (Ipopt's status, shortened)."""
+    if r.get("success"):
+        return "solved"
+    status = str(r.get("status", "?"))
+    return f"NOT SOLVED: {status[:40]}" + ("..." if len(status) > 40 else "")
+
+
+def results_table(rows: Sequence[Mapping[str, Any]], problem: str) -> str:
+    """All runs of one problem: the timing columns per size, run and tool."""
+    from .common import fmt_int, fmt_seconds, markdown_table
+
+    body = []
+    for r in rows:
+        if r["problem"] != problem:
+            continue
+        head = [r["size_label"], fmt_int(r.get("n")), r["run"], TOOL_NAMES[r["tool"]]]
+        if "error" in r:
+            body.append([*head, *["-"] * 8, f"ERROR: {r['error']}"])
+            continue
+        body.append(
+            [
+                *head,
+                fmt_seconds(r["import_s"]),
+                fmt_seconds(r["prepare_s"]),
+                fmt_seconds(r["compile_s"]) if r["compile_s"] else "0",
+                fmt_seconds(r["solve_s"]),
+                _ms(r["deriv_per_iter_ms"]),
+                str(r["iterations"]),
+                _obj(r["objective"]),
+                fmt_seconds(r["total_s"]),
+                _status(r),
+            ]
+        )
+    headers = [
+        "size",
+        "n",
+        "run",
+        "tool",
+        "import",
+        "preparation",
+        "compilation",
+        "solve",
+        "deriv./iter. (ms)",
+        "iterations",
+        "objective",
+        "total",
+        "Ipopt status",
+    ]
+    return markdown_table(headers, body, align="lrllrrrrrrrrl")
+
+
+def comparison_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """sparsediff / CasADi per problem, size and run: totals, solves, derivatives, objectives."""
+    from . import verdicts
+    from .common import fmt_seconds, markdown_table
+
+    body = []
+    for (problem, _, run), (sd, cas) in verdicts.nlp_pairs(rows).items():
+        if sd is None or cas is None or "error" in sd or "error" in cas:
+            continue
+        diff = verdicts.relative_difference(sd["objective"], cas["objective"])
+        if sd.get("success") and cas.get("success"):
+            check = f"{diff:.1e} {verdicts.check_status(diff, verdicts.NLP_TOLERANCE)}"
+        else:
+            who = [TOOL_NAMES[r["tool"]] for r in (sd, cas) if not r.get("success")]
+            check = f"not compared ({' and '.join(who)} did not converge)"
+        body.append(
+            [
+                problem,
+                sd["size_label"],
+                run,
+                fmt_seconds(sd["total_s"]),
+                fmt_seconds(cas["total_s"]),
+                _ratio(sd["total_s"], cas["total_s"]),
+                fmt_seconds(sd["solve_s"]),
+                fmt_seconds(cas["solve_s"]),
+                _ratio(sd["solve_s"], cas["solve_s"]),
+                _ms(sd["deriv_per_iter_ms"]),
+                _ms(cas["deriv_per_iter_ms"]),
+                _ratio(sd["deriv_per_iter_ms"], cas["deriv_per_iter_ms"]),
+                f"{sd['iterations']} / {cas['iterations']}",
+                check,
+            ]
+        )
+    headers = [
+        "problem",
+        "size",
+        "run",
+        "total sd",
+        "total CasADi",
+        "ratio",
+        "solve sd",
+        "solve CasADi",
+        "ratio",
+        "deriv./iter. sd (ms)",
+        "CasADi (ms)",
+        "ratio",
+        "iterations sd / CasADi",
+        "objective rel. diff",
+    ]
+    return markdown_table(headers, body, align="lll" + "r" * 11)
+
+
+def breakdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Where the solve time goes: derivative callbacks, function callbacks, Ipopt itself."""
+    from .common import fmt_seconds, markdown_table
+
+    body = []
+    for r in rows:
+        if "error" in r or r["run"] != "warm":
+            continue
+        passes = r.get("passes")
+        body.append(
+            [
+                r["problem"],
+                r["size_label"],
+                TOOL_NAMES[r["tool"]],
+                fmt_seconds(r["solve_s"]),
+                f"{fmt_seconds(r['jac_s'])} / {r['jac_calls']}",
+                f"{fmt_seconds(r['hess_s'])} / {r['hess_calls']}",
+                fmt_seconds(r["other_s"]),
+                fmt_seconds(r["ipopt_s"]),
+                "-" if not passes else f"{passes[0]} / {passes[1]}",
+            ]
+        )
+    headers = [
+        "problem",
+        "size",
+        "tool",
+        "solve",
+        "Jacobian (time / calls)",
+        "Hessian (time / calls)",
+        "f, grad f, c",
+        "Ipopt itself",
+        "AD passes J / H",
+    ]
+    return markdown_table(headers, body, align="lll" + "r" * 6)
+
+
+def versions_line(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Which Ipopt and linear solver each tool used (from the first row of each that ran)."""
+    parts = []
+    for tool in TOOLS:
+        r = next((r for r in rows if r["tool"] == tool and "error" not in r), None)
+        if r is None:
+            continue
+        what = "CasADi" if tool == "casadi" else "sparsediff + cyipopt"
+        parts.append(
+            f"{what} {r.get('version', '?')}: Ipopt {r.get('ipopt_version', '?')}, "
+            f"linear solver {r.get('linear_solver', '?')}"
+        )
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def import_problem(module: str) -> str | None:
+    """``None`` when ``module`` imports, else why not (one line)."""
+    try:
+        __import__(module)
+    except Exception as err:  # noqa: BLE001 - any failure means "not usable"
+        return f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.nlp", description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes only (a few minutes)")
+    ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
+    ap.add_argument("--no-casadi", action="store_true", help="time sparsediff only")
+    ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=CHILD_TIMEOUT,
+        help="seconds one case may take (default %(default)s)",
+    )
+    ap.add_argument("--child", nargs=3, metavar=("TOOL", "PROBLEM", "SIZE"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        tool, problem, size = args.child
+        return child_main(tool, problem, int(size))
+
+    from . import verdicts
+    from .common import log
+
+    t_all = time.perf_counter()
+    print("# Nonlinear programs: time to solution with Ipopt, sparsediff against CasADi\n")
+    notes = []
+    tools = list(TOOLS)
+    if args.no_casadi:
+        tools.remove("casadi")
+        notes.append("--no-casadi: sparsediff timed alone, no comparison.")
+    elif (why := import_problem("casadi")) is not None:
+        tools.remove("casadi")
+        notes.append(f"casadi is not importable ({why}): sparsediff timed alone.")
+    if (why := import_problem("cyipopt")) is not None:
+        tools.remove("sparsediff")
+        notes.append(f"cyipopt is not importable ({why}): sparsediff cannot run Ipopt.")
+    for note in notes:
+        print(f"Note: {note}\n")
+        log(note)
+    opts = ", ".join(f"{k}={v}" for k, v in IPOPT_OPTIONS.items())
+    print(
+        f"Ipopt options for both: {opts}. Every case in a fresh process, run twice: cold "
+        "(empty JAX compilation cache) and warm (the same cache). Times in seconds unless "
+        "marked; ratios are sparsediff / CasADi (below 1: sparsediff is faster).\n"
+    )
+
+    sizes = QUICK_SIZES if args.quick else SIZES
+    rows = run_all(args.problems, sizes, tools, args.timeout) if tools else []
+    if rows:
+        print(versions_line(rows) + "\n")
+    for problem in args.problems:
+        print(f"## {TITLES[problem]}\n")
+        print(results_table(rows, problem) + "\n")
+    if "casadi" in tools and "sparsediff" in tools:
+        print("## sparsediff / CasADi\n")
+        print(comparison_table(rows) + "\n")
+    if rows:
+        print("## Where the solve time goes (warm runs)\n")
+        print(breakdown_table(rows) + "\n")
+        print(
+            "Ipopt itself: the solve minus the callbacks (mostly MUMPS; the two tools link "
+            "different Ipopt and MUMPS builds, see above).\n"
+        )
+
+    found = verdicts.nlp_verdicts(rows, args.quick, chain_size=10**4)
+    print("## Verdicts\n")
+    print(verdicts.format_verdicts(found, args.quick) + "\n")
+    print(f"(total benchmark wall time {math.ceil(time.perf_counter() - t_all)} s)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1, default=str)
+    return verdicts.exit_code(found, args.quick)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
