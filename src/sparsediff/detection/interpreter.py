@@ -95,8 +95,12 @@ class Interpreter:
         return Val(shape, dtype, deps, known)
 
     def eval_closed(self, closed: compat.ClosedJaxpr, invals: Sequence[Val]) -> list[Val]:
-        consts = [self._const_val(c, v.aval) for c, v in zip(closed.consts, closed.jaxpr.constvars)]
+        consts = self.const_vals(closed.consts, [v.aval for v in closed.jaxpr.constvars])
         return self.eval_jaxpr(closed.jaxpr, consts, invals)
+
+    def const_vals(self, values: Sequence[Any], avals: Sequence[Any]) -> list[Val]:
+        """Values of constants (known where small enough, see ``known_value_limit``)."""
+        return [self._const_val(c, a) for c, a in zip(values, avals)]
 
     def eval_jaxpr(
         self, jaxpr: compat.Jaxpr, const_vals: Sequence[Val], invals: Sequence[Val]

@@ -3,6 +3,7 @@
 from types import ModuleType
 
 from . import (
+    collectives,
     contractions,
     control_flow,
     elementwise,
@@ -17,7 +18,7 @@ from . import (
 
 FAMILIES: tuple[ModuleType, ...] = (
     elementwise, structural, indexing, reductions, contractions, control_flow, linalg, misc,
-    sparse, equinox,
+    sparse, equinox, collectives,
 )  # fmt: skip
 
 for _family in FAMILIES:
