@@ -3,7 +3,13 @@
 Usage::
 
     python -m benchmarks.report [--quick] [--no-asdex] [--out-dir DIR] [--update-readme]
-                                [--benchmarks NAME ...] [--verbose]
+                                [--benchmarks NAME ...] [--verbose] [--keep-others]
+    python -m benchmarks.report --merge RESULTS_JSON ... [--out-dir DIR] [--update-readme]
+
+``--keep-others`` keeps the stages not run from the existing ``results.json``; ``--merge``
+runs nothing and assembles the report from stages recorded in several ``results.json`` files
+(stages run at the same time on separate copies of the code). Every section names the command,
+commit and date that produced it.
 
 Runs ``benchmarks.detection``, ``benchmarks.coloring``, ``benchmarks.evaluation``,
 ``benchmarks.solvers``, ``benchmarks.nlp`` and ``benchmarks.fuzz`` (:data:`FUZZ_PROGRAMS`
@@ -654,7 +660,7 @@ def _header(meta: Mapping[str, Any], quick: bool) -> list[str]:
         lines.append(
             f"- Commit: {meta['git_commit']}"
             + (
-                f" (kept from earlier runs: {', '.join(older)}; their sections name their commit)"
+                f" (measured by other runs: {', '.join(older)}; their sections name their commit)"
                 if older
                 else ""
             )
@@ -829,7 +835,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--keep-others", action="store_true",
                     help="keep the stages not run from the existing results.json (each section "
                     "names the commit and date it was measured at)")  # fmt: skip
+    ap.add_argument("--merge", nargs="+", metavar="RESULTS_JSON",
+                    help="run nothing: assemble the report from the stages recorded in these "
+                    "results.json files (later files win)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.merge:
+        args.benchmarks = []
+        args.keep_others = False
     command = shlex.join(
         ["python", "-m", "benchmarks.report", *(sys.argv[1:] if argv is None else argv)]
     )
@@ -872,8 +884,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     coloring = results.get("coloring")
     rows = {name: rows_of(name) for name in ("detection", "evaluation")}
     coloring_rows = None if coloring is None else coloring.rows
-    if args.keep_others:
-        kept = kept_stages(Path(args.out_dir) / "results.json", set(results), args.quick)
+    sources = [Path(args.out_dir) / "results.json"] if args.keep_others else []
+    kept: dict[str, tuple[str, list[dict[str, Any]] | None, dict[str, Any]]] = {}
+    for src in [*sources, *(Path(m) for m in args.merge or [])]:
+        found = kept_stages(src, set(results), args.quick)
+        if args.merge and not found:
+            log(f"note: {src} holds no stages recorded with their text")
+        kept.update(found)
+    if kept:
         for name, (text, stage_rows, info) in kept.items():
             texts[name] = text
             meta["stages"][name] = info
@@ -894,7 +912,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"note: {args.readme} has no {README_START} / {README_END} markers; not updated")
     log(f"wrote {', '.join(str(p) for p in written)} ({time.perf_counter() - t_all:.0f} s)")
     print(out["headline"])
-    return 0 if all(r.rc == 0 for r in results.values()) else 1
+    return 0 if all(info.get("rc") == 0 for info in meta["stages"].values()) else 1
 
 
 if __name__ == "__main__":

@@ -211,4 +211,20 @@ def test_keep_others_takes_earlier_stages_with_their_commit(tmp_path: Path) -> N
     new_meta = {"date": "2026-02-02", "git_commit": "bbbbbbb", "stages": {"fuzz": info}}
     out = report.write_report([], [], {"fuzz": text}, tmp_path / "new", meta=new_meta)
     md = out["markdown"].read_text()
-    assert "kept from earlier runs: fuzz" in md and "commit aaaaaaa, date 2026-01-01" in md
+    assert "measured by other runs: fuzz" in md and "commit aaaaaaa, date 2026-01-01" in md
+
+
+def test_merge_assembles_stages_of_separate_runs(tmp_path: Path) -> None:
+    """``--merge``: no stage runs; each section comes from the file that recorded it."""
+    for name, commit, rc in (("fuzz", "aaaaaaa", 0), ("nlp", "bbbbbbb", 1)):
+        meta = {"date": "2026-01-01", "git_commit": commit, "stages": {
+            name: {"command": f"python -m benchmarks.{name}", "rc": rc, "wall": 1.0}}}  # fmt: skip
+        report.write_report([], [], {name: f"# {name}\n\nbody of {name}"}, tmp_path / name,
+                            meta=meta)  # fmt: skip
+    out = tmp_path / "merged"
+    rc = report.main(["--merge", str(tmp_path / "fuzz" / "results.json"),
+                      str(tmp_path / "nlp" / "results.json"), "--out-dir", str(out)])  # fmt: skip
+    md = (out / "results.md").read_text()
+    assert "body of fuzz" in md and "body of nlp" in md
+    assert "commit aaaaaaa" in md and "commit bbbbbbb" in md
+    assert rc == 1  # the nlp stage had failed
