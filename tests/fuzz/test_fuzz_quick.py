@@ -237,3 +237,11 @@ def test_workers_check_the_same_programs_as_one_process() -> None:
         k: dict(v) for k, v in one.by_family.items()
     }
     assert two.hessians == one.hessians
+
+
+def test_values_where_jax_modes_disagree_are_not_wrong():
+    """Campaign 0, program 8448: tied updates of a scatter-min, where jax.jacfwd and
+    jax.jacrev give different subgradients; sparsediff's one VJP equals jax.jacrev's."""
+    o = check(program_for(0, 8448, 0.25))
+    assert o.kind in ("exact", "conservative"), (o.kind, o.detail)
+    assert "where JAX's modes disagree" in o.detail
