@@ -5,6 +5,7 @@ Usage::
     python -m benchmarks.fuzz [--n 20000] [--hessian-fraction 0.25] [--seed 0] [--asdex]
                               [--no-known-filter] [--max-repros 5] [--json out.json] [--quick]
                               [--max-ops 8] [--families NAME ...] [--workers K]
+    python -m benchmarks.fuzz --recheck CAMPAIGN_JSON
 
 Generates random JAX programs (:mod:`benchmarks.fuzz.generate`), compares the patterns of
 ``sparsediff.jacobian_sparsity`` / ``hessian_sparsity`` with the union of the non-zeros of
@@ -49,9 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the counts and failures to this file")
     ap.add_argument("--max-ops", type=int, default=8, help="ops per program, at most")
     ap.add_argument("--families", nargs="+", help="draw ops from these families only")
+    ap.add_argument("--recheck", metavar="CAMPAIGN_JSON",
+                    help="check again, with this code, the failures a campaign's --json "
+                    "recorded (same --max-ops and --families as the campaign)")  # fmt: skip
     ap.add_argument("--workers", type=int, default=1,
                     help="processes checking programs (0: one per usable core)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.recheck:
+        return recheck(args.recheck, args.max_ops, args.families)
     n = QUICK_N if args.quick else args.n
     use_asdex = args.asdex and not args.no_asdex
     if use_asdex:
@@ -92,6 +98,29 @@ def main(argv: list[str] | None = None) -> int:
             q, qo, spent = shrink_failure(p, o, known_filter)
             print(format_failure(p, o, q, qo, spent), flush=True)
     return 1 if summary.failures else 0
+
+
+def recheck(path: str, max_ops: int, families) -> int:
+    """Checks the failures recorded in a campaign's JSON again; exits 1 if any remains."""
+    from .check import FAILURES, check
+    from .generate import generate
+
+    with open(path) as fh:
+        failures = json.load(fh).get("failures", [])
+    print(f"# Failures of {path}, checked again\n")
+    print("| program seed | Jacobian / Hessian | recorded | now | detail |")
+    print("|---:|:---|:---|:---|:---|")
+    remaining = 0
+    for rec in failures:
+        p = generate(rec["seed"], hessian=rec["hessian"], max_ops=max_ops,
+                     families=None if families is None else tuple(families))  # fmt: skip
+        o = check(p)
+        remaining += o.kind in FAILURES and o.known is None
+        detail = o.detail.replace("|", "/")[:200]
+        kind = "Hessian" if rec["hessian"] else "Jacobian"
+        print(f"| {rec['seed']} | {kind} | {rec['kind']} | {o.kind} | {detail} |", flush=True)
+    print(f"\n{len(failures)} recorded failures, {remaining} still failing")
+    return 1 if remaining else 0
 
 
 if __name__ == "__main__":

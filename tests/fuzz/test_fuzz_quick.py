@@ -245,3 +245,18 @@ def test_values_where_jax_modes_disagree_are_not_wrong():
     o = check(program_for(0, 8448, 0.25))
     assert o.kind in ("exact", "conservative"), (o.kind, o.detail)
     assert "where JAX's modes disagree" in o.detail
+
+
+def test_recheck_reports_recorded_failures_with_this_code(tmp_path, capsys):
+    """``--recheck``: a campaign's recorded failures checked again; exit 0 when none stays."""
+    import json
+
+    from benchmarks.fuzz.__main__ import main
+
+    path = tmp_path / "campaign.json"
+    record = {"seed": 8448, "hessian": False, "kind": "wrong_value", "detail": "recorded"}
+    path.write_text(json.dumps({"failures": [record]}))
+    assert main(["--recheck", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "| 8448 | Jacobian | wrong_value | conservative |" in out
+    assert "1 recorded failures, 0 still failing" in out
