@@ -678,9 +678,13 @@ def _header(meta: Mapping[str, Any], quick: bool) -> list[str]:
 def headline_block(headline: str, meta: Mapping[str, Any], quick: bool = False) -> str:
     """The text written between the README markers: a context line and the table."""
     run = "quick run" if quick else "full run"
-    commit = f", commit {meta['git_commit']}" if meta.get("git_commit") else ""
+    # the headline's rows come from the detection and evaluation stages: their commit and date
+    stages = meta.get("stages") or {}
+    source = stages.get("evaluation") or stages.get("detection") or {}
+    commit_id = source.get("commit") or meta.get("git_commit")
+    commit = f", commit {commit_id}" if commit_id else ""
     return (
-        f"*{run}, {meta.get('date', '?')}{commit}, {_machine_line(meta)}; "
+        f"*{run}, {source.get('date') or meta.get('date', '?')}{commit}, {_machine_line(meta)}; "
         f"details in [benchmarks/results.md](benchmarks/results.md)*\n\n{headline}"
     )
 
