@@ -85,16 +85,14 @@ class _Mesh:
             k = k * self.sizes[a] + self.coords[s][self.axes.index(a)]
         return k
 
-    def group(self, s: int, names: tuple[str, ...]) -> list[int]:
-        """The shards equal to ``s`` off ``names``, in order of their position along them."""
-        base = list(self.coords[s])
-        members = []
-        for pos in itertools.product(*(range(self.sizes[a]) for a in names)):
-            c = list(base)
-            for a, p in zip(names, pos):
-                c[self.axes.index(a)] = p
-            members.append(self.index[tuple(c)])
-        return members
+    def groups(self, names: tuple[str, ...]) -> list[list[int]]:
+        """The shards split by their coordinates off ``names``; each group in order of the
+        position along ``names`` (so a collective's work is done once per group)."""
+        off = [i for i, a in enumerate(self.axes) if a not in names]
+        by_key: dict[tuple[int, ...], list[int]] = {}
+        for s, c in enumerate(self.coords):
+            by_key.setdefault(tuple(c[i] for i in off), []).append(s)
+        return [sorted(g, key=lambda s: self.linear(s, names)) for g in by_key.values()]
 
 
 # -- blocks of global values ------------------------------------------------------------------
@@ -163,14 +161,15 @@ def _reduce(kind: str):
         names = mesh.names(eqn.params["axes"])
         outs = []
         for var, per_shard in zip(eqn.outvars, ins):
-            vals = []
-            for s in range(len(mesh)):
-                members = [per_shard[t] for t in mesh.group(s, names)]
-                deps = union(*[m.deps for m in members])
+            vals: list[Val] = [per_shard[0]] * len(mesh)
+            for group in mesh.groups(names):
+                members = [per_shard[t] for t in group]
                 known = None
                 if all(m.known is not None for m in members):
                     known = ops[kind]([m.known_np() for m in members]).astype(var.aval.dtype)
-                vals.append(ctx.val_of_aval(var.aval, deps, known))
+                out = ctx.val_of_aval(var.aval, union(*[m.deps for m in members]), known)
+                for t in group:
+                    vals[t] = out
             outs.append(vals)
         return outs
 
@@ -191,19 +190,19 @@ def _identity(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
 def _ppermute(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
     names = mesh.names(eqn.params["axis_name"])
     source = {int(dst): int(src) for src, dst in eqn.params["perm"]}
+    groups = mesh.groups(names)
     outs = []
     for var, per_shard in zip(eqn.outvars, ins):
-        vals = []
-        for s in range(len(mesh)):
-            src = source.get(mesh.linear(s, names))
-            if src is None:  # nobody sends here: zeros
-                vals.append(ctx.val_of_aval(var.aval, None, np.zeros(var.aval.shape,
-                                                                     var.aval.dtype)))  # fmt: skip
-                continue
-            v = per_shard[mesh.group(s, names)[src]]
-            out = ctx.val_of_aval(var.aval, v.deps, v.known)
-            out.bounds = v.bounds
-            vals.append(out)
+        zeros = ctx.val_of_aval(var.aval, None, np.zeros(var.aval.shape, var.aval.dtype))
+        vals: list[Val] = [zeros] * len(mesh)  # where nobody sends: zeros
+        for group in groups:
+            for dst, s in enumerate(group):
+                src = source.get(dst)
+                if src is not None:
+                    v = per_shard[group[src]]
+                    out = ctx.val_of_aval(var.aval, v.deps, v.known)
+                    out.bounds = v.bounds
+                    vals[s] = out
         outs.append(vals)
     return outs
 
@@ -212,9 +211,9 @@ def _all_gather(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
     names = mesh.names(eqn.params["axis_name"])
     dim, tiled = int(eqn.params["all_gather_dimension"]), bool(eqn.params["tiled"])
     aval = eqn.outvars[0].aval
-    vals = []
-    for s in range(len(mesh)):
-        members = [ins[0][t] for t in mesh.group(s, names)]
+    vals: list[Val] = [ins[0][0]] * len(mesh)
+    for group in mesh.groups(names):
+        members = [ins[0][t] for t in group]
         local = members[0].size
         rows = np.arange(len(members) * local, dtype=np.int64).reshape(
             (len(members), *members[0].shape)
@@ -226,7 +225,9 @@ def _all_gather(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
         if all(m.known is not None for m in members):
             ks = [m.known_np() for m in members]
             known = np.concatenate(ks, axis=dim) if tiled else np.stack(ks, axis=dim)
-        vals.append(ctx.val_of_aval(aval, take(stacked, order), known))
+        out = ctx.val_of_aval(aval, take(stacked, order), known)
+        for t in group:
+            vals[t] = out
     return [vals]
 
 
