@@ -21,7 +21,7 @@ line, following JAX's conventions:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,6 +282,29 @@ class CallModel:
     def n(self) -> int:
         """Number of differentiated elements (the Jacobian's columns)."""
         return self.in_structure.size
+
+    def trace_key(self) -> Hashable | None:
+        """What a trace of ``f`` for this call depends on besides ``f`` itself (as
+        ``jax.jit``'s cache key), or ``None`` when a static value is unhashable."""
+        statics = tuple(
+            None if traced else (type(x), x) for x, traced in zip(self.kw_leaves, self.kw_traced)
+        )
+        key = (
+            self.argnums,
+            self.has_aux,
+            self.holomorphic,
+            self.arg_treedefs,
+            self.arg_specs,
+            self.kw_treedef,
+            self.kw_traced,
+            statics,
+            tuple(self.traced_specs()),
+        )
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
     # -- the function seen flat ------------------------------------------------
     def traced_specs(self) -> list[jax.ShapeDtypeStruct]:

@@ -493,3 +493,24 @@ def test_extra_primitives():
     assert all(isinstance(p, Primitive) and p.name == n for n, p in extra.items())
     for name in ("optimization_barrier", "pure_callback", "io_callback", "debug_callback"):
         assert name in extra, name
+
+
+def test_apply_eqn_equals_binding_and_binds_calls_as_usual():
+    eqn = find_eqn(jnp.sin, X, name="sin")
+    np.testing.assert_array_equal(
+        np.asarray(compat.apply_eqn(eqn, X)), np.asarray(compat.bind_eqn(eqn, X))
+    )
+    sort = find_eqn(lambda x: lax.sort((x, -x), num_keys=1), X, name="sort")
+    got = compat.apply_eqn(sort, X, -X)
+    assert isinstance(got, (list, tuple)) and len(got) == 2
+    np.testing.assert_array_equal(np.asarray(got[0]), np.sort(X))
+    call = find_eqn(lambda x: jax.jit(jnp.cos)(x), X, name="jit")
+    np.testing.assert_array_equal(np.asarray(compat.apply_eqn(call, X)[0]), np.cos(X))
+
+
+def test_trace_context_tells_configurations_apart():
+    a = compat.trace_context()
+    hash(a)
+    with jax.enable_x64(True):
+        b = compat.trace_context()
+    assert a != b and compat.trace_context() == a

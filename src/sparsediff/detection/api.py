@@ -18,6 +18,7 @@ from . import rules as _rules  # noqa: F401  (fills the rule table)
 from .deps import Deps, index_dtype
 from .interpreter import Interpreter
 from .reversible import reversible
+from .trace_cache import cached_trace
 from .values import Val, is_float_dtype
 
 __all__ = [
@@ -113,17 +114,12 @@ def _assemble(outs: list[Val], in_structure: Structure, out_structure: Structure
 def detect(f: Callable, model: CallModel, kind: str = "jacobian") -> Detected:
     """The Jacobian (``kind="jacobian"``) or Hessian pattern of ``f`` for the call
     ``model`` describes, with the jaxpr it was read from (one trace of ``f``)."""
+    key = model.trace_key()
     if kind == "jacobian":
-        closed, out_structure = _trace(f, model)
+        closed, out_structure = cached_trace(f, key and (kind, key), lambda: _trace(f, model))
         return Detected(_detect(model, closed, out_structure), closed)
     grad_model = dataclasses.replace(model, has_aux=False)
-    scalar_f = _scalar_function(f, model)
-    nums = model.argnums_arg
-    try:
-        grad_f = jax.grad(scalar_f, argnums=nums, holomorphic=model.holomorphic)
-        closed, _ = _trace(grad_f, grad_model)
-    except Exception as err:  # noqa: BLE001 - no reverse mode: forward routes, else re-raised
-        closed = _trace_gradient_without_reverse(scalar_f, grad_model, err)
+    closed = cached_trace(f, key and (kind, key), lambda: _trace_gradient(f, model, grad_model))
     # The gradient has the input structure; the Hessian is square over it.
     pattern = _detect(grad_model, closed, model.in_structure)
     pattern = SparsityPattern(
@@ -135,6 +131,16 @@ def detect(f: Callable, model: CallModel, kind: str = "jacobian") -> Detected:
         canonical=True,
     )
     return Detected(pattern, closed)
+
+
+def _trace_gradient(f: Callable, model: CallModel, grad_model: CallModel) -> Any:
+    """The jaxpr of the gradient of scalar ``f`` (see :func:`detect`)."""
+    scalar_f = _scalar_function(f, model)
+    try:
+        grad_f = jax.grad(scalar_f, argnums=model.argnums_arg, holomorphic=model.holomorphic)
+        return _trace(grad_f, grad_model)[0]
+    except Exception as err:  # noqa: BLE001 - no reverse mode: forward routes, else re-raised
+        return _trace_gradient_without_reverse(scalar_f, grad_model, err)
 
 
 def jacobian_sparsity(

@@ -12,12 +12,14 @@ from jax.extend.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal
 
 __all__ = [
     "bind_eqn",
+    "apply_eqn",
     "ClosedJaxpr",
     "Jaxpr",
     "JaxprEqn",
     "Literal",
     "literal_value",
     "eqn_context",
+    "trace_context",
 ]
 
 
@@ -28,6 +30,41 @@ def bind_eqn(eqn: JaxprEqn, *args: Any) -> Any:
         subfuns, params = res
         return eqn.primitive.bind(*subfuns, *args, **params)
     return eqn.primitive.bind(*args, **res)
+
+
+def apply_eqn(eqn: JaxprEqn, *args: Any) -> Any:
+    """``bind_eqn`` on concrete arguments, through the compiled single-primitive
+    executable that JAX's eager dispatch caches (the same executable, without the
+    tracing machinery around it). Primitives whose eager implementation is
+    something else (calls, custom rules, device transfers) are bound as usual."""
+    prim = eqn.primitive
+    params = prim.get_bind_params(eqn.params)
+    if isinstance(params, tuple) or not _dispatches_by_primitive(prim):
+        return bind_eqn(eqn, *args)
+    from jax._src import dispatch
+
+    try:
+        fun = dispatch.xla_primitive_callable(prim, **params)
+    except TypeError:  # unhashable parameters
+        return bind_eqn(eqn, *args)
+    return fun(*args)
+
+
+_DISPATCHES: dict[Any, bool] = {}
+
+
+def _dispatches_by_primitive(prim: Any) -> bool:
+    """Whether ``prim``'s eager implementation is JAX's compile-one-primitive dispatch."""
+    out = _DISPATCHES.get(prim)
+    if out is None:
+        from jax._src import dispatch
+
+        impl = getattr(prim, "impl", None)
+        out = getattr(impl, "func", None) is dispatch.apply_primitive and getattr(
+            impl, "args", ()
+        ) == (prim,)
+        _DISPATCHES[prim] = out
+    return out
 
 
 def literal_value(lit: Literal) -> Any:
@@ -124,3 +161,11 @@ def discharge_state(closed: ClosedJaxpr) -> ClosedJaxpr:
     from jax._src.state import discharge
 
     return discharge.discharge_state(closed)
+
+
+def trace_context() -> Any:
+    """The configuration JAX keys its own trace caches on (x64, promotion rules,
+    the axis environment, ...): a trace reused under a different one could differ."""
+    from jax._src import config as _config
+
+    return _config.trace_context()
