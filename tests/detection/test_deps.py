@@ -45,7 +45,8 @@ matrices = st.tuples(st.integers(0, 6), st.integers(1, 6)).flatmap(lambda mn: hn
 @given(matrices, st.data())
 def test_take(dense, data):
     m, n = dense.shape
-    idx = data.draw(st.lists(st.integers(-1, max(m - 1, -1)), max_size=10))
+    # up to 40 rows: gathers of a few rows and of many take different paths
+    idx = data.draw(st.lists(st.integers(-1, max(m - 1, -1)), max_size=40))
     idx = np.array(idx, dtype=np.int64)
     got = take(deps_of(dense), idx)
     canonical(got)
@@ -64,6 +65,21 @@ def test_union_and_vstack(a, data):
     s = vstack([deps_of(a), None, deps_of(b)], [m, 2, m], n)
     expected = np.vstack([a, np.zeros((2, n), bool), b])
     np.testing.assert_array_equal(dense_of(s, 2 * m + 2, n), expected)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(1, 300), st.lists(st.integers(0, 40), min_size=2, max_size=4), st.data())
+def test_union_of_single_rows(n, counts, data):
+    """One-row unions: short rows (a Python merge) and long ones (sorted merges)."""
+    rows = []
+    for c in counts:
+        cols = data.draw(st.lists(st.integers(0, n - 1), max_size=c, unique=True))
+        row = np.zeros((1, n), bool)
+        row[0, cols] = True
+        rows.append(row)
+    u = union(*[deps_of(r) for r in rows])
+    canonical(u)
+    np.testing.assert_array_equal(dense_of(u, 1, n), np.logical_or.reduce(rows))
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

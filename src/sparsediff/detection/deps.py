@@ -12,8 +12,12 @@ the number of stored entries; none loops over elements in Python.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = [
     "Deps",
@@ -26,6 +30,14 @@ __all__ = [
     "reduce_all",
     "vstack",
 ]
+
+
+def _scipy_sparse():
+    """``scipy.sparse``, imported when a pattern first needs it (large unions and
+    products): small programs are detected without loading SciPy."""
+    import scipy.sparse
+
+    return scipy.sparse
 
 
 def index_dtype(*bounds: int) -> type[np.integer]:
@@ -60,6 +72,7 @@ class Deps:
         """Pattern with the given ``(row, col)`` entries (any order, duplicates allowed)."""
         rows = np.asarray(rows)
         cols = np.asarray(cols)
+        sp = _scipy_sparse()
         mat = sp.csr_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(size, n))
         return Deps.from_scipy(mat)
 
@@ -77,6 +90,7 @@ class Deps:
 
     def to_scipy(self) -> sp.csr_array:
         data = np.ones(self.indices.size, dtype=bool)
+        sp = _scipy_sparse()
         mat = sp.csr_array((data, self.indices, self.indptr), shape=(self.size, self.n), copy=False)
         mat.has_sorted_indices = True
         mat.has_canonical_format = True
@@ -109,6 +123,8 @@ def take(d: Deps | None, idx: np.ndarray) -> Deps | None:
     idx = np.asarray(idx).reshape(-1)
     if idx.size == 0:
         return Deps(np.zeros(1, dtype=d.indptr.dtype), d.indices[:0], d.n)
+    if idx.size <= _FEW:
+        return _take_few(d, idx.tolist())
     if idx.size == d.size and idx[0] == 0 and bool((np.diff(idx) == 1).all()):
         return d  # the identity gather (immutable patterns are shared)
     valid = idx >= 0
@@ -133,6 +149,35 @@ def take(d: Deps | None, idx: np.ndarray) -> Deps | None:
     shift = np.repeat(starts.astype(np.int64) - indptr[:-1], lens)
     src = shift + np.arange(total, dtype=np.int64)
     return Deps(indptr, d.indices[src], d.n)
+
+
+#: gathers of at most this many rows run as a Python loop (numpy's per-call
+#: overhead dominates there)
+_FEW = 16
+
+
+def _take_few(d: Deps, rows: list[int]) -> Deps | None:
+    if len(rows) == d.size and rows == list(range(d.size)):
+        return d
+    ip = d.indptr
+    ptr = [0]
+    spans = []
+    for r in rows:
+        if r >= 0:
+            a, b = int(ip[r]), int(ip[r + 1])
+            if b > a:
+                spans.append((a, b))
+                ptr.append(ptr[-1] + b - a)
+                continue
+        ptr.append(ptr[-1])
+    if not spans:
+        return None
+    dt = index_dtype(d.n, ptr[-1] + 1)
+    if len(spans) == 1:
+        indices = d.indices[spans[0][0] : spans[0][1]]
+    else:
+        indices = np.concatenate([d.indices[a:b] for a, b in spans])
+    return Deps(np.array(ptr, dtype=dt), indices.astype(dt, copy=False), d.n)
 
 
 def row_range(d: Deps | None, lo: int, hi: int) -> Deps | None:
@@ -176,6 +221,11 @@ _SMALL = 4096
 
 def _union_rows(ds: list[Deps]) -> Deps:
     """Union of single-row patterns by sorted merges (linear in the row length)."""
+    n = ds[0].n
+    if sum(d.indices.size for d in ds) <= _FEW * 4:
+        cols = sorted(set().union(*(d.indices.tolist() for d in ds)))
+        dt = index_dtype(n, len(cols) + 1)
+        return Deps(np.array([0, len(cols)], dtype=dt), np.array(cols, dtype=dt), n)
     acc = ds[0].indices
     for d in ds[1:]:
         b = d.indices
@@ -186,7 +236,6 @@ def _union_rows(ds: list[Deps]) -> Deps:
         hit[hit] = acc[pos[hit]] == b[hit]
         if not hit.all():
             acc = np.insert(acc, pos[~hit], b[~hit])
-    n = ds[0].n
     dt = index_dtype(n, acc.size + 1)
     return Deps(np.array([0, acc.size], dtype=dt), acc.astype(dt, copy=False), n)
 
@@ -231,6 +280,7 @@ def aggregate(
         src = np.full(out_size, -1, dtype=np.int64)
         src[out_rows] = in_rows
         return take(d, src)
+    sp = _scipy_sparse()
     mat = sp.csr_array(
         (np.ones(out_rows.size, dtype=bool), (out_rows, in_rows)), shape=(out_size, d.size)
     )

@@ -25,7 +25,7 @@ import numpy as np
 from . import compat
 from .deps import Deps, reduce_all, take, union
 from .intervals import decide_comparison, infer_bounds
-from .known_eval import evaluate
+from .known_eval import as_numpy, evaluate
 from .registry import (
     DetectionOptions,
     UnknownPrimitiveWarning,
@@ -86,11 +86,12 @@ class Interpreter:
         self.n = n
         self.options = options or current_options()
         self.unknown_primitives: set[str] = set()
+        self.known_memo: dict[Any, Any] = {}
 
     # -- helpers for rules -------------------------------------------------
     def val_of_aval(self, aval: Any, deps: Deps | None = None, known: Any = None) -> Val:
         shape, dtype = _aval_shape_dtype(aval)
-        if not is_float_dtype(dtype):
+        if deps is not None and not is_float_dtype(dtype):
             deps = None
         return Val(shape, dtype, deps, known)
 
@@ -106,21 +107,21 @@ class Interpreter:
         self, jaxpr: compat.Jaxpr, const_vals: Sequence[Val], invals: Sequence[Val]
     ) -> list[Val]:
         env: dict[Any, Val] = {}
+        literal = compat.Literal
 
         def read(v: Any) -> Val:
-            if isinstance(v, compat.Literal):
+            if isinstance(v, literal):
                 return self._const_val(compat.literal_value(v), v.aval)
             return env[v]
 
-        for var, val in zip(jaxpr.constvars, const_vals):
-            env[var] = val
-        for var, val in zip(jaxpr.invars, invals):
-            env[var] = val
+        env.update(zip(jaxpr.constvars, const_vals))
+        env.update(zip(jaxpr.invars, invals))
+        eval_eqn = self.eval_eqn
         for eqn in jaxpr.eqns:
-            ins = [read(v) for v in eqn.invars]
-            outs = self.eval_eqn(eqn, ins)
-            for var, val in zip(eqn.outvars, outs):
-                env[var] = val
+            outs = eval_eqn(
+                eqn, [read(v) if isinstance(v, literal) else env[v] for v in eqn.invars]
+            )
+            env.update(zip(eqn.outvars, outs))
         return [read(v) for v in jaxpr.outvars]
 
     def _const_val(self, value: Any, aval: Any) -> Val:
@@ -132,18 +133,27 @@ class Interpreter:
                 known = np.asarray(known, dtype=dtype)
             except TypeError:
                 known = np.asarray(known)
+        elif known is not None:
+            known = as_numpy(known)
         return Val(shape, dtype, None, known)
 
     # -- one equation --------------------------------------------------------
     def eval_eqn(self, eqn: compat.JaxprEqn, invals: Sequence[Val]) -> list[Val]:
+        all_known = True
+        any_deps = False
+        for v in invals:
+            if v.known is None:
+                all_known = False
+            if v.deps is not None:
+                any_deps = True
         out_avals = [v.aval for v in eqn.outvars]
-        if all(v.known is not None for v in invals) and not eqn.effects:
+        if all_known and not eqn.effects:
             known = self._try_concrete(eqn, invals, out_avals)
             if known is not None:
                 return [self.val_of_aval(a, None, k) for a, k in zip(out_avals, known)]
         if not any(is_float_dtype(getattr(a, "dtype", None)) for a in out_avals):
             return self._integer_outputs(eqn, invals, out_avals)
-        if all(v.deps is None for v in invals):
+        if not any_deps:
             return [self.val_of_aval(a) for a in out_avals]
         rule = get_rule(eqn.primitive)
         if rule is None:
@@ -201,7 +211,10 @@ class Interpreter:
 
     def _try_concrete(self, eqn: compat.JaxprEqn, invals: Sequence[Val], out_avals: list[Any]):
         limit = self.options.known_value_limit
-        total = sum(math.prod(_aval_shape_dtype(a)[0]) for a in out_avals)
+        if len(out_avals) == 1:
+            total = math.prod(_aval_shape_dtype(out_avals[0])[0])
+        else:
+            total = sum(math.prod(_aval_shape_dtype(a)[0]) for a in out_avals)
         if total > limit:
             return None
-        return evaluate(eqn, [v.known for v in invals])
+        return evaluate(eqn, [v.known for v in invals], self.known_memo)

@@ -5,8 +5,15 @@ counters, masks) concretely. Binding a JAX primitive eagerly costs a dispatch
 (a fraction of a millisecond), which dominates loops that are iterated exactly.
 Integer and boolean arithmetic is evaluated here with numpy instead, following
 lax semantics (wrapping arithmetic, division rounding toward zero, ``rem`` with
-the sign of the dividend). Floating-point values always go through JAX, so
-that known floats (and the zeros they contain) are exactly what JAX computes.
+the sign of the dividend). So are the floating-point operations whose IEEE
+result is exact by definition (``add``, ``sub``, ``mul``, ``div``, negation,
+comparisons, selection, widening and narrowing conversions, ``integer_pow`` as
+the chain of products JAX lowers it to) on ``float32``/``float64``, where numpy
+and XLA agree bit for bit; an operand or result that is subnormal (which XLA may
+flush to zero) sends the equation back to JAX. Every other floating-point
+operation (``sin``, ``exp``, ...) goes through JAX, so that known floats (and
+the zeros they contain) are exactly what JAX computes. ``FLOAT_EXACT`` is
+checked against JAX on special values in the tests.
 """
 
 from __future__ import annotations
@@ -14,9 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import numpy as np
 
-__all__ = ["numpy_eval", "evaluate"]
+from . import compat
+
+__all__ = ["numpy_eval", "evaluate", "as_numpy", "FLOAT_EXACT"]
 
 
 def _is_int_or_bool(dtype: Any) -> bool:
@@ -85,7 +95,93 @@ _UNARY: dict[str, Callable] = {
 }
 
 
-def numpy_eval(eqn, args: list[Any]):
+def _pow_chain(p, a):
+    y = p["y"]
+    if y == 0:
+        return np.ones_like(a)
+    k, acc = abs(y), None
+    while k > 0:
+        if k & 1:
+            acc = a if acc is None else acc * a
+        k >>= 1
+        if k > 0:
+            a = a * a
+    return np.divide(np.ones_like(acc), acc) if y < 0 else acc
+
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_TINY = {d: np.finfo(d).tiny for d in _FLOAT_DTYPES}
+
+#: float operations numpy evaluates exactly as XLA does: name -> (function, arity)
+FLOAT_EXACT: dict[str, tuple[Callable, int]] = {
+    "add": (np.add, 2),
+    "sub": (np.subtract, 2),
+    "mul": (np.multiply, 2),
+    "div": (np.divide, 2),
+    "eq": (np.equal, 2),
+    "ne": (np.not_equal, 2),
+    "lt": (np.less, 2),
+    "le": (np.less_equal, 2),
+    "gt": (np.greater, 2),
+    "ge": (np.greater_equal, 2),
+    "neg": (np.negative, 1),
+    "abs": (np.abs, 1),
+    "floor": (np.floor, 1),
+    "ceil": (np.ceil, 1),
+    "copy": (lambda a: a, 1),
+    "copy_p": (lambda a: a, 1),
+}
+
+
+def _has_subnormal(a: np.ndarray) -> bool:
+    tiny = _TINY.get(a.dtype)
+    if tiny is None or a.size == 0:
+        return False
+    if a.size == 1:
+        m = abs(float(a.reshape(-1)[0]))
+        return bool(0.0 < m < tiny)
+    mag = np.abs(a)
+    return bool(np.any((mag < tiny) & (mag > 0)))
+
+
+def _float_eval(eqn, args: list[Any], avals) -> list[Any] | None:
+    """Exact float operations (see the module docstring), else ``None``."""
+    name = eqn.primitive.name
+    if len(avals) != 1 or not all(isinstance(a, np.ndarray | np.generic) for a in args):
+        return None
+    entry = FLOAT_EXACT.get(name)
+    if entry is None and name not in ("select_n", "integer_pow", "convert_element_type"):
+        return None
+    out_dtype = np.dtype(avals[0].dtype)
+    arrs = [np.asarray(a) for a in args]
+    floats = [a for a in arrs if a.dtype.kind == "f"]
+    if any(a.dtype not in _FLOAT_DTYPES for a in floats) or any(a.dtype.kind == "c" for a in arrs):
+        return None
+    if any(_has_subnormal(a) for a in floats):
+        return None
+    with np.errstate(all="ignore"):
+        if entry is not None and len(arrs) == entry[1] and floats:
+            res = entry[0](*arrs)
+        elif name == "select_n" and len(arrs) >= 2 and out_dtype in _FLOAT_DTYPES:
+            res = _select_n(*arrs)
+        elif name == "integer_pow" and len(arrs) == 1 and floats:
+            res = _pow_chain(eqn.params, arrs[0])
+        elif name == "convert_element_type" and len(arrs) == 1 and out_dtype in _FLOAT_DTYPES:
+            if arrs[0].dtype.kind not in "fb" and not (
+                arrs[0].dtype.kind in "iu" and arrs[0].dtype.itemsize <= 2
+            ):
+                return None  # wide integers to float: left to JAX
+            res = arrs[0].astype(out_dtype)
+        else:
+            return None
+    res = np.asarray(res)
+    shape = tuple(int(d) for d in avals[0].shape)
+    if res.shape != shape or res.dtype != out_dtype or _has_subnormal(res):
+        return None
+    return [res]
+
+
+def numpy_eval(eqn, args: list[Any], memo: dict | None = None):
     """Evaluate ``eqn`` with numpy when it is integer/boolean index arithmetic.
 
     Returns the list of outputs, or ``None`` when this evaluator does not apply
@@ -100,10 +196,13 @@ def numpy_eval(eqn, args: list[Any]):
         if all(r.shape == tuple(int(d) for d in v.shape) for r, v in zip(res, avals)):
             return [np.asarray(r).astype(v.dtype, copy=False) for r, v in zip(res, avals)]
         return None
-    if len(avals) != 1 or not _is_int_or_bool(getattr(avals[0], "dtype", None)):
-        return _uniform_eval(eqn, args, avals)
-    if not all(_is_int_or_bool(getattr(a, "dtype", None)) for a in args):
-        return _uniform_eval(eqn, args, avals)
+    if (
+        len(avals) != 1
+        or not _is_int_or_bool(getattr(avals[0], "dtype", None))
+        or not all(_is_int_or_bool(getattr(a, "dtype", None)) for a in args)
+    ):
+        exact = _float_eval(eqn, args, avals)
+        return exact if exact is not None else _uniform_eval(eqn, args, avals, memo)
     arrs = [np.asarray(a) for a in args]
     out_dtype = np.dtype(avals[0].dtype)
     shape = tuple(int(d) for d in avals[0].shape)
@@ -128,54 +227,99 @@ def numpy_eval(eqn, args: list[Any]):
     return [res]
 
 
-def _structural(name: str):
-    from .rules.structural import POSITION_EVALUATORS
+# filled on first use: the rule modules import this one
+_POSITION_EVALUATORS: dict | None = None
+_DERIVATIVE_ARGS: dict | None = None
 
-    entry = POSITION_EVALUATORS.get(name)
+
+def _structural(name: str):
+    global _POSITION_EVALUATORS
+    if _POSITION_EVALUATORS is None:
+        from .rules.structural import POSITION_EVALUATORS
+
+        _POSITION_EVALUATORS = POSITION_EVALUATORS
+    entry = _POSITION_EVALUATORS.get(name)
     return None if entry is None else entry[0]
 
 
 def _is_uniform(a: Any) -> bool:
     """A numpy array whose elements are all the same by construction (a broadcast)."""
-    return isinstance(a, np.ndarray | np.generic) and (
-        np.ndim(a) == 0 or np.size(a) <= 1 or all(s == 0 for s in np.asarray(a).strides)
-    )
+    if isinstance(a, np.generic):
+        return True
+    return isinstance(a, np.ndarray) and (a.size <= 1 or not any(a.strides))
 
 
-def _uniform_eval(eqn, args: list[Any], avals):
+def _memo_key(eqn, scalars: list[np.ndarray]) -> Any:
+    try:
+        key = (
+            eqn.primitive,
+            tuple(sorted(eqn.params.items())),
+            tuple((a.dtype.str, a.tobytes()) for a in scalars),
+        )
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _uniform_eval(eqn, args: list[Any], avals, memo: dict | None = None):
     """Elementwise operation on broadcast constants: compute one element with JAX
-    and broadcast it (no full-size array is materialised)."""
-    from . import compat
-    from .rules.elementwise import DERIVATIVE_ARGS
+    and broadcast it (no full-size array is materialised). ``memo`` keeps the
+    elements computed so far (programs unrolled from Python loops compute the same
+    constant several times)."""
+    global _DERIVATIVE_ARGS
+    if _DERIVATIVE_ARGS is None:
+        from .rules.elementwise import DERIVATIVE_ARGS
 
-    if eqn.primitive.name not in DERIVATIVE_ARGS or len(avals) != 1:
+        _DERIVATIVE_ARGS = DERIVATIVE_ARGS
+    if eqn.primitive.name not in _DERIVATIVE_ARGS or len(avals) != 1:
         return None
     if not args or not all(_is_uniform(a) for a in args):
         return None
-    scalars = [np.asarray(a).reshape(-1)[0] if np.size(a) else None for a in args]
-    if any(s is None for s in scalars):
-        return None
-    scalars = [np.asarray(s, dtype=np.asarray(a).dtype) for s, a in zip(scalars, args)]
-    try:
-        with compat.eqn_context(eqn):
-            one = np.asarray(compat.bind_eqn(eqn, *scalars))
-    except Exception:  # noqa: BLE001 - fall back to the full evaluation
-        return None
+    scalars = []
+    for a in args:
+        a = np.asarray(a)
+        if a.size == 0:
+            return None
+        scalars.append(a if a.ndim == 0 else a.reshape(-1)[:1].reshape(()))
+    key = _memo_key(eqn, scalars) if memo is not None else None
+    one = None if key is None or memo is None else memo.get(key)
+    if one is None:
+        try:
+            with compat.eqn_context(eqn):
+                one = np.asarray(compat.apply_eqn(eqn, *scalars))
+        except Exception:  # noqa: BLE001 - fall back to the full evaluation
+            return None
+        one = one.astype(avals[0].dtype, copy=False)
+        if key is not None and memo is not None:
+            memo[key] = one
     shape = tuple(int(d) for d in avals[0].shape)
-    return [np.broadcast_to(one.astype(avals[0].dtype, copy=False), shape)]
+    return [one if shape == () else np.broadcast_to(one, shape)]
 
 
-def evaluate(eqn, args: list[Any]) -> list[Any] | None:
+def evaluate(eqn, args: list[Any], memo: dict | None = None) -> list[Any] | None:
     """The outputs of ``eqn`` on concrete ``args`` (numpy where it applies, else
-    JAX itself), or ``None`` when evaluating fails."""
-    from . import compat
-
-    fast = numpy_eval(eqn, args)
+    JAX itself), or ``None`` when evaluating fails. ``memo``: a dict owned by the
+    caller, in which elements computed by JAX are remembered."""
+    fast = numpy_eval(eqn, args, memo)
     if fast is not None:
         return fast
     try:
         with compat.eqn_context(eqn):
-            res = compat.bind_eqn(eqn, *args)
+            res = compat.apply_eqn(eqn, *args)
     except Exception:  # noqa: BLE001 - any failure just means "no value"
         return None
-    return list(res) if eqn.primitive.multiple_results else [res]
+    return [as_numpy(r) for r in res] if eqn.primitive.multiple_results else [as_numpy(res)]
+
+
+def as_numpy(value: Any) -> Any:
+    """A concrete JAX array as a numpy array (so that later equations on it take
+    the numpy paths); other values (numpy arrays, PRNG keys) unchanged."""
+    if isinstance(value, np.ndarray) or not isinstance(value, jax.Array):
+        return value
+    if not isinstance(value.dtype, np.dtype):  # PRNG keys and other extended dtypes
+        return value
+    try:
+        return np.asarray(value)
+    except Exception:  # noqa: BLE001 - e.g. an array on several devices: kept as is
+        return value

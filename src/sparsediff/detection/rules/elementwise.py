@@ -97,7 +97,10 @@ def _drop_known_zeros(d, shape, other, out_shape=None):
     zero derivative with respect to ``x``."""
     if other.known is None or d is None:
         return d
-    nonzero = np.asarray(other.known_np()) != 0
+    known = other.known_np()
+    if known.ndim == 0:
+        return d if known != 0 else None
+    nonzero = known != 0
     if nonzero.all():
         return d
     if not nonzero.any():

@@ -12,11 +12,12 @@ compilation per shape); :mod:`.indexing` binds JAX itself for the gathers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..deps import take, vstack
+from ..deps import row_range, take, vstack
 from ..registry import register_rule
 from .elementwise import primitives_by_name
 
@@ -184,8 +185,51 @@ POSITION_EVALUATORS: dict[str, tuple[PosFn, Callable[[int], Sequence[int]] | Non
 }
 
 
+def _keeps_order(general):
+    """Rule of an operation that keeps the elements' C order (a squeeze, an
+    expand_dims, a plain reshape): the pattern is the operand's, unchanged."""
+
+    def rule(ctx, eqn, invals):
+        if eqn.params.get("dimensions") is not None and eqn.primitive.name == "reshape":
+            return general(ctx, eqn, invals)
+        return [invals[0].deps]
+
+    return rule
+
+
+def _leading_slice(general):
+    """Rule of ``slice``: a slice that cuts only the leading axis (unit stride) is a
+    contiguous block of rows, taken as a view; any other goes through positions."""
+
+    def rule(ctx, eqn, invals):
+        v = invals[0]
+        start, limit = eqn.params["start_indices"], eqn.params["limit_indices"]
+        strides = eqn.params["strides"]
+        shape = v.shape
+        if (
+            shape
+            and (strides is None or all(k == 1 for k in strides))
+            and all(a == 0 and b == n for a, b, n in zip(start[1:], limit[1:], shape[1:]))
+        ):
+            inner = math.prod(shape[1:])
+            return [row_range(v.deps, start[0] * inner, limit[0] * inner)]
+        return general(ctx, eqn, invals)
+
+    return rule
+
+
+_SPECIALISED = {
+    "squeeze": _keeps_order,
+    "expand_dims": _keeps_order,
+    "reshape": _keeps_order,
+    "slice": _leading_slice,
+}
+
+
 def register() -> None:
     by_name = primitives_by_name()
     for name, (fn, data) in POSITION_EVALUATORS.items():
         if name in by_name:
-            register_rule(by_name[name], positional_rule(fn, data))
+            rule = positional_rule(fn, data)
+            special = _SPECIALISED.get(name)
+            register_rule(by_name[name], rule if special is None else special(rule))
