@@ -97,3 +97,21 @@ def test_the_checks_see_real_imports():
     graph = _graph()
     assert "sparsediff.arguments" in graph["sparsediff.detection.api"]
     assert "sparsediff.evaluation.pipeline" in graph["sparsediff.evaluation.prepared"]
+
+
+def test_the_verbs_import_without_numba_scipy_or_sparse_jax():
+    """``from sparsediff import jacobian`` costs little on top of JAX: the coloring
+    kernels (numba), SciPy and ``jax.experimental.sparse`` load when first needed."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from sparsediff import jacobian, hessian, jacobian_sparsity; "
+        "import sparsediff.ipopt, sparsediff.coloring; "
+        "import jax.numpy as jnp; jacobian_sparsity(lambda x: jnp.sin(x) * x[::-1], jnp.ones(5)); "
+        "print(sorted(m for m in ('numba', 'scipy', 'jax.experimental.sparse') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.split("\n")[-2] == "[]", out.stdout + out.stderr

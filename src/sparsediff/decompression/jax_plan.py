@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..coloring import DecompressionPlan
+from ..coloring.decompression import DecompressionPlan
 
 __all__ = ["JaxPlan", "fenced", "gather", "scatter"]
 

@@ -138,8 +138,13 @@ def all_primitives() -> dict[str, Any]:
 
     from . import compat
     from . import rules as _rules  # noqa: F401  (fills the rule table)
-    from .registry import RULES
+    from .registry import RULES, register_pending
 
+    try:  # its rules are registered once it is imported (see rules.sparse)
+        import jax.experimental.sparse  # noqa: F401
+    except Exception:  # noqa: BLE001 - missing or broken: its rules do not apply
+        pass
+    register_pending()
     found: dict[str, Any] = {}
     for attr in dir(P):
         prim = getattr(P, attr)

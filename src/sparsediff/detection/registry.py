@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,6 +33,8 @@ __all__ = [
     "register_rule_by_name",
     "NAMED_RULES",
     "get_rule",
+    "register_when_imported",
+    "register_pending",
     "DetectionOptions",
     "detection_options",
     "set_detection_options",
@@ -84,8 +87,33 @@ def register_rule_by_name(name: str, rule: Rule) -> None:
     NAMED_RULES[name] = rule
 
 
+#: module name -> registrar of the rules for the primitives that module defines,
+#: run once the module is imported (by the user's program: a jaxpr cannot hold
+#: those primitives before), so that detection does not import it itself
+_PENDING: dict[str, Callable[[], None]] = {}
+
+
+def register_when_imported(module: str, registrar: Callable[[], None]) -> None:
+    """Run ``registrar`` now if ``module`` is imported, else when a rule is first
+    missing after it has been."""
+    if module in sys.modules:
+        registrar()
+    else:
+        _PENDING[module] = registrar
+
+
+def register_pending() -> bool:
+    """Run the registrars whose modules are imported now; whether any ran."""
+    ready = [name for name in _PENDING if name in sys.modules]
+    for name in ready:
+        _PENDING.pop(name)()
+    return bool(ready)
+
+
 def get_rule(primitive: Primitive) -> Rule | None:
     rule = RULES.get(primitive)
+    if rule is None and _PENDING and register_pending():
+        rule = RULES.get(primitive)
     if rule is None and NAMED_RULES:
         rule = NAMED_RULES.get(primitive.name)
     return rule

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from ..coloring import ColoringResult
+from ..coloring.result import ColoringResult
 from ..decompression.formats import output_arrays
 from ..decompression.jax_plan import JaxPlan
 from ..patterns import SparsityPattern

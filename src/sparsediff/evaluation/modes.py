@@ -27,16 +27,9 @@ from typing import Any
 import numpy as np
 
 from .. import cache
-from ..coloring import (
-    BidirectionalProblem,
-    ColoringResult,
-    ColumnProblem,
-    RowProblem,
-    SymmetricProblem,
-    color,
-    load_coloring,
-    save_coloring,
-)
+from ..coloring.io import load_coloring, save_coloring
+from ..coloring.problems import BidirectionalProblem, ColumnProblem, RowProblem, SymmetricProblem
+from ..coloring.result import ColoringResult
 from ..patterns import SparsityPattern
 
 __all__ = [
@@ -74,6 +67,15 @@ _PROBLEM = {
 class Choice:
     mode: str
     coloring: ColoringResult | None
+
+
+def color(pattern: SparsityPattern, problem: str) -> ColoringResult:
+    """:func:`sparsediff.color`, imported on first use: the coloring kernels (and
+    numba) load only when a coloring is computed, not when one is read from the
+    cache."""
+    from ..coloring.api import color as compute
+
+    return compute(pattern, problem)
 
 
 def color_for(pattern: SparsityPattern, mode: str) -> ColoringResult | None:

@@ -28,9 +28,7 @@ import jax
 import numpy as np
 
 from ..arguments import CallModel, Signature
-from ..coloring import (
-    ColoringResult,
-)
+from ..coloring.result import ColoringResult
 from ..decompression.formats import check_format, triangle
 from ..detection import compat
 from ..detection.api import detect, lacks_reverse_mode

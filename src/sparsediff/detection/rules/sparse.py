@@ -72,7 +72,7 @@ import numpy as np
 
 from .. import compat
 from ..deps import Deps, aggregate, broadcast_rows, reduce_axes, take, union
-from ..registry import register_rule
+from ..registry import register_rule, register_when_imported
 from ..values import Val
 
 __all__ = ["register", "SPARSE_RULES"]
@@ -694,6 +694,12 @@ SPARSE_RULES = {
 
 
 def register() -> None:
+    """Registers the rules once ``jax.experimental.sparse`` is imported (it imports
+    SciPy's sparse linear algebra, which detection does not need otherwise)."""
+    register_when_imported("jax.experimental.sparse.bcoo", _register_now)
+
+
+def _register_now() -> None:
     try:
         from jax.experimental.sparse import bcoo
     except Exception:  # noqa: BLE001 - jax.experimental.sparse missing or broken
