@@ -12,14 +12,19 @@ Hessian's lower triangle only). :class:`IpoptProblem` prepares both once:
   patterns of ``f`` and of every ``cᵢ``), colored once (star or acyclic), its
   lower triangle handed to Ipopt.
 
-Objective, gradient and constraints are jitted once; every callback returns
-host numpy arrays in float64. cyipopt is an optional dependency: see the
+Objective, gradient and constraints are one jitted function (one compilation),
+evaluated once per point Ipopt asks about: the objective and constraint values
+and the gradient of a point come from the same call (a rejected line-search
+trial point also computes its gradient, which Ipopt does not ask for). Every
+callback takes Ipopt's numpy arrays as they are and returns host numpy arrays
+in float64. cyipopt is an optional dependency: see the
 documentation for installing it (Debian: ``apt-get install coinor-libipopt-dev
 liblapack-dev libblas-dev pkg-config``, then ``pip install cyipopt``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -111,9 +116,17 @@ class IpoptProblem:
             return jnp.ravel(constraints(x))
 
         self.m = int(jax.eval_shape(c, spec).size)
-        self._f = jax.jit(f)
-        self._grad = jax.jit(jax.grad(f))
-        self._c = jax.jit(c)
+
+        def first_order(x):
+            value, grad = jax.value_and_grad(f)(x)
+            return value, grad, c(x)
+
+        # f, its gradient and c in one executable (one compilation instead of
+        # three); Ipopt asks for them at the same points, so the last point's
+        # results are kept for the next call
+        self._first_order = jax.jit(first_order)
+        self._last: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None
+        self._np_dtype = np.dtype(self.dtype)
         self.lb = _bounds(lb, self.n, -np.inf, "lb")
         self.ub = _bounds(ub, self.n, np.inf, "ub")
         self.cl = _bounds(cl, self.m, 0.0, "cl")
@@ -147,12 +160,12 @@ class IpoptProblem:
         self.stats = {"jacobian": [0, 0.0], "hessian": [0, 0.0], "other": [0, 0.0]}
 
     # -- helpers ----------------------------------------------------------------
-    def _x(self, x: Any) -> jax.Array:
-        return jnp.asarray(np.asarray(x).reshape(self.shape), self.dtype)
+    def _x(self, x: Any) -> np.ndarray:
+        # a numpy array goes to the jitted functions as it is (no device array
+        # built here; the executable takes host buffers)
+        return np.asarray(x, dtype=self._np_dtype).reshape(self.shape)
 
     def _timed(self, key: str, fn: Callable, *args: Any) -> np.ndarray:
-        import time
-
         t = time.perf_counter()
         out = np.asarray(fn(*args), dtype=np.float64)
         s = self.stats[key]
@@ -160,17 +173,30 @@ class IpoptProblem:
         s[1] += time.perf_counter() - t
         return out
 
+    def _first(self, x: Any, index: int) -> np.ndarray:
+        """Output ``index`` of ``(f, grad f, c)`` at ``x``, computed once per point."""
+        t = time.perf_counter()
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        last = self._last
+        if last is None or not np.array_equal(last[0], x):
+            outs = self._first_order(self._x(x))
+            last = self._last = (x.copy(), tuple(np.asarray(o, np.float64) for o in outs))
+        s = self.stats["other"]
+        s[0] += 1
+        s[1] += time.perf_counter() - t
+        return last[1][index]
+
     # -- cyipopt's problem protocol --------------------------------------------
     def objective(self, x: Any) -> float:
-        return float(self._timed("other", self._f, self._x(x)))
+        return float(self._first(x, 0))
 
     def gradient(self, x: Any) -> np.ndarray:
-        return self._timed("other", self._grad, self._x(x)).reshape(-1)
+        return self._first(x, 1).reshape(-1).copy()
 
     def constraints(self, x: Any) -> np.ndarray:
         if not self.m:
             return np.zeros(0)
-        return self._timed("other", self._c, self._x(x))
+        return self._first(x, 2).reshape(-1).copy()
 
     def jacobianstructure(self) -> tuple[np.ndarray, np.ndarray]:
         return self._jac_rows, self._jac_cols
@@ -185,8 +211,8 @@ class IpoptProblem:
         return self._hess_rows, self._hess_cols
 
     def hessian(self, x: Any, lagrange: Any, obj_factor: float) -> np.ndarray:
-        sigma = jnp.asarray(obj_factor, self.dtype)
-        lam = jnp.asarray(np.asarray(lagrange).reshape(-1), self.dtype)
+        sigma = np.asarray(obj_factor, self._np_dtype)
+        lam = np.asarray(lagrange, self._np_dtype).reshape(-1)
         return self._timed("hessian", lambda z: self.hess(z, sigma, lam).values, self._x(x))
 
     # -- solving ----------------------------------------------------------------

@@ -72,3 +72,41 @@ def test_hanging_chain_solves():
     assert y[0] == pytest.approx(1.0) and y[-1] == pytest.approx(3.0)
     assert y.min() < 1.0  # it sags below the lower end
     assert nlp.stats["hessian"][0] > 0 and nlp.stats["jacobian"][0] > 0
+
+
+def test_value_gradient_and_constraints_come_from_one_call_per_point():
+    f, c = small_nlp()
+    calls = []
+
+    def counted(x):
+        calls.append(1)
+        return f(x)
+
+    with jax.enable_x64(True):
+        x = np.array([0.3, -0.4, 0.8, 0.1])
+        nlp = IpoptProblem(counted, x, c)
+        traced = len(calls)
+        value, grad, cons = nlp.objective(x), nlp.gradient(x), nlp.constraints(x)
+        assert len(calls) == traced + 1  # one trace of the fused function, one execution
+        assert value == pytest.approx(float(f(x)))
+        grad[:] = 0.0  # the caller owns what it gets: the kept results are untouched
+        cons[:] = 0.0
+        np.testing.assert_allclose(nlp.gradient(x), np.asarray(jax.grad(f)(x)))
+        np.testing.assert_allclose(nlp.constraints(x), np.asarray(c(x)))
+        y = x + 0.25  # a new point: computed again (no new trace)
+        np.testing.assert_allclose(nlp.constraints(y), np.asarray(c(y)))
+        assert nlp.objective(y) == pytest.approx(float(f(y)))
+        assert len(calls) == traced + 1
+        assert nlp.stats["other"][0] == 7  # every callback counted
+
+
+def test_a_float32_problem_takes_ipopts_float64_arrays():
+    f, c = small_nlp()
+    x = np.array([0.3, -0.4, 0.8, 0.1], np.float32)
+    nlp = IpoptProblem(f, x, c)
+    x64 = x.astype(np.float64)
+    out = nlp.gradient(x64)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, np.asarray(jax.grad(f)(x)), rtol=1e-6)
+    h = nlp.hessian(x64, np.array([0.5, -1.0, 2.0]), 0.7)
+    assert h.dtype == np.float64 and h.shape == nlp.hessianstructure()[0].shape
