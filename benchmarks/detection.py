@@ -4,7 +4,7 @@ Usage::
 
     python -m benchmarks.detection [--quick] [--max-n N] [--no-asdex] [--memory]
                                    [--problems NAME ...] [--repeats K] [--no-exactness]
-                                   [--json PATH]
+                                   [--no-small] [--json PATH]
 
 For every problem of ``benchmarks.problems`` (``diff``, ``brusselator``, ``rosenbrock``,
 ``conv2d``, ``fori_stencil``, ``scan``) and every size, the script times the full detection
@@ -20,6 +20,10 @@ with zero taps, a counter-driven ``while_loop``, ``stop_gradient``, a constant b
 ``where`` with a constant mask, a ``fori_loop`` writing one entry per step) it prints the
 nonzeros found by each tool beside the true count and says whether each tool is exact,
 conservative (extra entries) or unsound (missing entries).
+
+Then the small, long programs of :mod:`benchmarks.small_programs` (a Python loop of 30 terms
+over two variables, and its vectorised form), where the cost is per equation rather than per
+nonzero.
 
 Methodology
 -----------
@@ -66,7 +70,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import verdicts
+from . import small_programs, verdicts
 from .checks import pattern_missing
 from .common import (
     compare_patterns,
@@ -688,6 +692,7 @@ def report(
     memory: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
     quick: bool = False,
     exactness: Sequence[dict[str, Any]] | None = None,
+    small: Sequence[dict[str, Any]] | None = None,
 ) -> str:
     lines = ["# Sparsity detection: sparsediff vs asdex", ""]
     if any(r["asdex_status"] in ("ran", "skipped", "error") for r in rows):
@@ -722,6 +727,20 @@ def report(
             notes.append(f"- {tag}: asdex raised {r['asdex_error']}")
     if notes:
         lines += ["### Notes", "", *notes, ""]
+
+    if small:
+        lines += [
+            "## Small, long programs",
+            "",
+            "A 2-variable constraint of 30 terms as a Python loop (loop30) and with arrays "
+            "(vector30).  same function = the trace is reused by both tools (the analysis "
+            "alone); new function = a fresh function object per call (tracing included).  "
+            "Best of 7 after a warm-up; missing = dense or asdex nonzeros absent from "
+            "sparsediff's pattern.",
+            "",
+            small_programs.format_table(list(small)),
+            "",
+        ]
 
     if checks:
         lines += ["## Tiny-size pattern check (vs nonzeros of the dense derivative)", ""]
@@ -811,7 +830,9 @@ def report(
                 parts.append(f"errors on {c['error']}")
             lines.append(f"- {tool}: " + ", ".join(parts))
     lines += ["", "## Verdicts", ""]
-    lines.append(verdicts.format_verdicts(verdicts_of(rows, checks, memory, exactness), quick))
+    lines.append(
+        verdicts.format_verdicts(verdicts_of(rows, checks, memory, exactness, small), quick)
+    )
     return "\n".join(lines)
 
 
@@ -820,11 +841,13 @@ def verdicts_of(
     checks: Sequence[dict[str, Any]] | None,
     memory: dict[str, Any] | Sequence[dict[str, Any]] | None,
     exactness: Sequence[dict[str, Any]] | None,
+    small: Sequence[dict[str, Any]] | None = None,
 ) -> list[verdicts.Verdict]:
     mems = [memory] if isinstance(memory, dict) else list(memory or [])
-    return verdicts.detection_verdicts(
+    out = verdicts.detection_verdicts(
         rows, checks or [], exactness or [], mems, target_speedup=TARGET_SPEEDUP
     )
+    return out + verdicts.small_program_verdicts(small or [])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -845,6 +868,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--problems", nargs="+", default=None, choices=[p.name for p in PROBLEMS])
     ap.add_argument("--repeats", type=int, default=3, help="k of best-of-k (default 3)")
     ap.add_argument("--no-exactness", action="store_true", help="skip the exactness table")
+    ap.add_argument(
+        "--no-small", action="store_true", help="skip the small-program table (loop30, vector30)"
+    )
     ap.add_argument("--json", default=None, help="also write the timing rows to this JSON file")
     ap.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--memory-problem", default="diff", help=argparse.SUPPRESS)
@@ -881,12 +907,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_exactness:
         log("exactness cases ...")
         exactness = exactness_checks(use_asdex=use_asdex)
-    print(report(rows, checks, memory, quick=args.quick, exactness=exactness))
+    small = None
+    if not args.no_small:
+        log("small, long programs ...")
+        small = small_programs.run(use_asdex=use_asdex, repeats=3 if args.quick else 7)
+    print(report(rows, checks, memory, quick=args.quick, exactness=exactness, small=small))
     print(f"\n(total benchmark wall time {math.ceil(time.perf_counter() - t0)} s)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1, default=str)
-    return verdicts.exit_code(verdicts_of(rows, checks, memory, exactness), args.quick)
+    return verdicts.exit_code(verdicts_of(rows, checks, memory, exactness, small), args.quick)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ __all__ = [
     "exit_code",
     "format_verdicts",
     "detection_verdicts",
+    "small_program_verdicts",
     "evaluation_verdicts",
     "coloring_verdicts",
     "solver_verdicts",
@@ -213,6 +214,35 @@ def detection_verdicts(
             out.append(Verdict(name, ERROR, str(m["error"])[:120]))
         else:
             out.append(Verdict(name, PASS if m.get("pass") else FAIL))
+    return out
+
+
+def small_program_verdicts(rows: Sequence[Mapping[str, Any]]) -> list[Verdict]:
+    """Verdicts of the small-program table (``benchmarks.small_programs``): every
+    pattern holds the dense nonzeros and asdex's entries (``WRONG`` otherwise), and,
+    a timing target, sparsediff is no slower than asdex on ``loop30`` (both kinds,
+    both ways of calling)."""
+    out: list[Verdict] = []
+    for r in rows:
+        label = f"small {r['program']} {r['kind']} ({r['mode']})"
+        if r.get("sd_error"):
+            out.append(Verdict(f"{label}: sparsediff detects", ERROR, r["sd_error"]))
+            continue
+        missing = r.get("sd_missing")
+        if missing is None:
+            out.append(Verdict(f"{label}: no nonzero missing", MISSING))
+        elif missing:
+            out.append(Verdict(f"{label}: no nonzero missing", WRONG, f"{missing} missing"))
+        else:
+            out.append(Verdict(f"{label}: no nonzero missing", PASS))
+        if r["program"] == "loop30":
+            target = f"{label}: no slower than asdex"
+            ratio = r.get("ratio")
+            if ratio is None:
+                out.append(Verdict(target, NA, "asdex not run", timing=True))
+            else:
+                status = PASS if ratio >= 1.0 else FAIL
+                out.append(Verdict(target, status, f"asdex/sd = {ratio:.2f}", timing=True))
     return out
 
 

@@ -105,6 +105,33 @@ def test_detection_wrong_missing_and_error_rows() -> None:
     assert V.exit_code(found, quick=True) == 1
 
 
+def _small_row(program="loop30", kind="jacobian", mode="repeat", **kw):
+    row = {"program": program, "kind": kind, "mode": mode, "sd_time": 0.01}
+    row.update({"asdex_time": 0.012, "ratio": 1.2, "sd_missing": 0})
+    row.update(kw)
+    return row
+
+
+def test_small_programs() -> None:
+    rows = [
+        _small_row(),
+        _small_row(kind="hessian", ratio=0.8),
+        _small_row(program="vector30", ratio=0.5),  # no timing target there
+        _small_row(mode="first", sd_missing=2),
+        _small_row(kind="hessian", mode="first", ratio=None),
+        _small_row(program="vector30", kind="hessian", sd_error="TypeError: x"),
+    ]
+    t = _by_target(V.small_program_verdicts(rows))
+    assert t["small loop30 jacobian (repeat): no slower than asdex"].status == V.PASS
+    slow = t["small loop30 hessian (repeat): no slower than asdex"]
+    assert (slow.status, slow.timing, slow.detail) == (V.FAIL, True, "asdex/sd = 0.80")
+    assert "small vector30 jacobian (repeat): no slower than asdex" not in t
+    assert t["small loop30 jacobian (first): no nonzero missing"].status == V.WRONG
+    assert t["small loop30 hessian (first): no slower than asdex"].status == V.NA
+    assert t["small vector30 hessian (repeat): sparsediff detects"].status == V.ERROR
+    assert V.exit_code(t.values(), quick=True) == 1  # WRONG and ERROR fail quick runs too
+
+
 def test_detection_counts_and_speed() -> None:
     t = _by_target(V.detection_verdicts([_det_row(10, sd_nnz=19)]))
     assert t["diff: nnz = exact count"].status == V.WRONG
