@@ -12,12 +12,12 @@ runs nothing and assembles the report from stages recorded in several ``results.
 commit and date that produced it.
 
 Runs ``benchmarks.detection``, ``benchmarks.coloring``, ``benchmarks.evaluation``,
-``benchmarks.solvers``, ``benchmarks.nlp`` and ``benchmarks.fuzz`` (:data:`FUZZ_PROGRAMS`
-programs), each in a fresh interpreter (``sys.executable -m benchmarks.X``, with ``--quick`` /
-``--no-asdex`` passed on (to ``benchmarks.nlp`` as ``--no-casadi``: sparsediff timed alone),
-and ``--json FILE`` where the script supports it), captures their Markdown output
-and prints one progress line per stage on stderr.  Then it writes into ``--out-dir`` (default:
-this directory):
+``benchmarks.solvers``, ``benchmarks.nlp``, ``benchmarks.scaling`` and ``benchmarks.fuzz``
+(:data:`FUZZ_PROGRAMS` programs), each in a fresh interpreter (``sys.executable -m
+benchmarks.X``, with ``--quick`` / ``--no-asdex`` passed on (to ``benchmarks.nlp`` as
+``--no-casadi``: sparsediff timed alone), and ``--json FILE`` where the script supports
+it), captures their Markdown output and prints one progress line per stage on stderr.  Then
+it writes into ``--out-dir`` (default: this directory):
 
 * ``results.md``: date, machine (CPU, cores, RAM), versions, the command, a headline table
   (per problem at its largest common size: detection time of sparsediff and asdex, evaluation
@@ -74,13 +74,16 @@ __all__ = [
 ]
 
 #: the benchmarks, in the order they run and appear in results.md
-STAGES: tuple[str, ...] = ("detection", "coloring", "evaluation", "solvers", "nlp", "fuzz")
+STAGES: tuple[str, ...] = (
+    "detection", "coloring", "evaluation", "solvers", "nlp", "scaling", "fuzz",
+)  # fmt: skip
 STAGE_TITLES = {
     "detection": "Sparsity detection",
     "coloring": "Coloring",
     "evaluation": "Preparation and evaluation",
     "solvers": "Solvers: diffrax, optimistix, SciPy, Ipopt",
     "nlp": "Nonlinear programs: time to solution with Ipopt against CasADi",
+    "scaling": "Scale-out: a row-decomposed PDE Jacobian on 1 to 8 devices",
     "fuzz": "Differential fuzzing of detection",
 }
 #: programs of the fuzz stage: (quick run, full run)

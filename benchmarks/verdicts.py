@@ -42,6 +42,7 @@ __all__ = [
     "format_verdicts",
     "detection_verdicts",
     "small_program_verdicts",
+    "scaling_verdicts",
     "evaluation_verdicts",
     "coloring_verdicts",
     "solver_verdicts",
@@ -243,6 +244,36 @@ def small_program_verdicts(rows: Sequence[Mapping[str, Any]]) -> list[Verdict]:
             else:
                 status = PASS if ratio >= 1.0 else FAIL
                 out.append(Verdict(target, status, f"asdex/sd = {ratio:.2f}", timing=True))
+    return out
+
+
+def scaling_verdicts(rows: Sequence[Mapping[str, Any]], tolerance: float = 1e-12) -> list[Verdict]:
+    """Verdicts of ``benchmarks.scaling``: per device count, the run finished
+    (``ERROR``), the pattern has the five-point count (``WRONG`` otherwise) and the
+    row blocks and their product equal the one-device sparse Jacobian."""
+    out: list[Verdict] = []
+    for r in rows:
+        label = f"scaling {r['devices']} device(s), grid {r['grid']}"
+        if "error_text" in r:
+            out.append(Verdict(f"{label}: ran", ERROR, r["error_text"]))
+            continue
+        exact = r["nnz"] == r["true_nnz"]
+        out.append(
+            Verdict(
+                f"{label}: five-point pattern",
+                PASS if exact else WRONG,
+                f"{r['nnz']} nonzeros, {r['true_nnz']} expected",
+            )
+        )
+        for key, what in (("error", "values"), ("matvec_error", "J v")):
+            err = r.get(key)
+            out.append(
+                Verdict(
+                    f"{label}: {what} equal the one-device Jacobian's",
+                    check_status(err, tolerance),
+                    "" if err is None else f"{err:.1e}",
+                )
+            )
     return out
 
 

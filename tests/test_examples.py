@@ -62,3 +62,15 @@ def test_diffrax_example_announces_each_stage():
         assert line.startswith(start), res.stdout
     difference = float(lines[-1].rsplit("max |difference| ", 1)[1])
     assert difference < 1e-8
+
+
+def test_distributed_newton_krylov_converges_on_two_processes():
+    pytest.importorskip("lineax", reason="lineax is not installed (extra 'lineax')")
+    pytest.importorskip("sparsax", reason="sparsax is not installed (extra 'lineax')")
+    res = _run("distributed_newton_krylov.py")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    lines = res.stdout.splitlines()
+    assert "Bratu, 32 x 32 grid on 8 devices of 2 processes" in lines
+    newton = [ln for ln in lines if ln.strip().startswith("Newton ")]
+    assert 2 <= len(newton) <= 6, res.stdout
+    assert lines[-1].startswith("converged in ")

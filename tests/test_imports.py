@@ -108,8 +108,10 @@ def test_the_verbs_import_without_numba_scipy_or_sparse_jax():
     script = (
         "import sys; from sparsediff import jacobian, hessian, jacobian_sparsity; "
         "import sparsediff.ipopt, sparsediff.coloring; "
-        "import jax.numpy as jnp; jacobian_sparsity(lambda x: jnp.sin(x) * x[::-1], jnp.ones(5)); "
-        "print(sorted(m for m in ('numba', 'scipy', 'jax.experimental.sparse') if m in sys.modules))"
+        "import jax.numpy as jnp; "
+        "jacobian_sparsity(lambda x: jnp.sin(x) * x[::-1], jnp.ones(5)); "
+        "print(sorted(m for m in ('numba', 'scipy', 'jax.experimental.sparse') "
+        "if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True

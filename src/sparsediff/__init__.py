@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "SparsediffFileError": ".patterns",
     "spy": ".plotting",
     "set_cache": ".cache",
+    "sharded_jacobian": ".evaluation",
+    "RowBlocks": ".evaluation",
 }
 
 __all__ = [
@@ -74,6 +76,8 @@ __all__ = [
     "PatternTooLargeError",
     "spy",
     "set_cache",
+    "sharded_jacobian",
+    "RowBlocks",
 ]
 
 if TYPE_CHECKING:
@@ -99,11 +103,13 @@ if TYPE_CHECKING:
         set_detection_options,
     )
     from .evaluation import (
+        RowBlocks,
         VerificationError,
         check_hessian,
         check_jacobian,
         hessian,
         jacobian,
+        sharded_jacobian,
         value_and_hessian,
         value_and_jacobian,
     )

@@ -73,8 +73,24 @@ def canonical_spec(x: Any) -> jax.ShapeDtypeStruct:
     if weak and _is_scalar(x) and not isinstance(x, np.generic):
         dtype = jnp.asarray(x).dtype
     return jax.ShapeDtypeStruct(
-        tuple(int(d) for d in shape), jax.dtypes.canonicalize_dtype(dtype), weak_type=weak
+        tuple(int(d) for d in shape),
+        jax.dtypes.canonicalize_dtype(dtype),
+        weak_type=weak,
+        sharding=_explicit_sharding(x),
     )
+
+
+def _explicit_sharding(x: Any) -> Any:
+    """``x``'s sharding when it is part of its type: a ``NamedSharding`` over a
+    mesh with explicit axes (``jax.sharding.AxisType.Explicit``), which a trace
+    must see (``shard_map`` checks its ``in_specs`` against it); else None."""
+    sharding = getattr(x, "sharding", None)
+    if not isinstance(sharding, jax.sharding.NamedSharding):
+        return None
+    explicit = jax.sharding.AxisType.Explicit
+    if any(t == explicit for t in getattr(sharding.mesh, "axis_types", ())):
+        return sharding
+    return None
 
 
 def normalize_argnums(argnums: Any, nargs: int) -> tuple[tuple[int, ...], bool]:

@@ -3,6 +3,7 @@
 from .api import LazyDerivative, hessian, jacobian, value_and_hessian, value_and_jacobian
 from .check import VerificationError, check_hessian, check_jacobian
 from .prepared import CompressedDerivative, SparseDerivative
+from .row_blocks import RowBlocks, ShardedJacobian, sharded_jacobian
 
 __all__ = [
     "jacobian",
@@ -15,4 +16,7 @@ __all__ = [
     "check_jacobian",
     "check_hessian",
     "VerificationError",
+    "sharded_jacobian",
+    "ShardedJacobian",
+    "RowBlocks",
 ]

@@ -18,6 +18,8 @@ _EXPORTS: dict[str, str] = {
     "chain_length": ".hanging_chain",
     "chain_start": ".hanging_chain",
     "chain_bounds": ".hanging_chain",
+    "bratu_residual": ".bratu",
+    "sharded_bratu_residual": ".bratu",
     "DemoProblem": ".catalog",
     "DEMO_PROBLEMS": ".catalog",
     "DEFAULT_PROBLEM": ".info",
@@ -32,6 +34,8 @@ __all__ = [
     "chain_length",
     "chain_start",
     "chain_bounds",
+    "bratu_residual",
+    "sharded_bratu_residual",
     "DemoProblem",
     "DEMO_PROBLEMS",
     "DEFAULT_PROBLEM",
@@ -39,6 +43,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .arrowhead import arrowhead
+    from .bratu import bratu_residual, sharded_bratu_residual
     from .brusselator import brusselator_rhs
     from .catalog import DEMO_PROBLEMS, DemoProblem
     from .conv import conv2d_tanh
