@@ -102,9 +102,52 @@ def scanned(u):  # a collective inside a loop body: the sound fallback
 
 
 check("ppermute inside scan", shard(scanned), jnp.zeros(16), exact=False)
-check("all_to_all (fallback)",
+check("all_to_all tiled, split 0 concat 0",
       shard(lambda u: lax.all_to_all(u.reshape(8, 1), "x", 0, 0, tiled=True).reshape(-1) * u),
-      jnp.zeros(64), exact=False)  # fmt: skip
+      jnp.zeros(64))  # fmt: skip
+
+
+def a2a_transpose(u):  # (8, 2) blocks: split rows, concatenate along columns
+    return lax.all_to_all(u.reshape(8, 2), "x", 0, 1, tiled=True).reshape(-1) * u
+
+
+check("all_to_all tiled, split 0 concat 1", shard(a2a_transpose), jnp.zeros(128))
+check("all_to_all stacked (tiled=False)",
+      shard(lambda u: lax.all_to_all(u.reshape(8, 1), "x", 0, 1, tiled=False).reshape(-1) * u),
+      jnp.zeros(64))  # fmt: skip
+check("psum_scatter tiled", shard(lambda u: lax.psum_scatter(u**2, "x", tiled=True) * u[0]),
+      jnp.zeros(64))  # fmt: skip
+check("psum_scatter stacked",
+      shard(lambda u: lax.psum_scatter(u.reshape(8, 2) ** 2, "x", tiled=False) * u[:2]),
+      jnp.zeros(128))  # fmt: skip
+check("Hessian through all_to_all", lambda u: jnp.sum(shard(a2a_transpose)(u) ** 2),
+      jnp.zeros(128), hessian=True)  # fmt: skip
+check("Hessian through psum_scatter",
+      lambda u: jnp.sum(shard(lambda v: lax.psum_scatter(v**3, "x", tiled=True))(u) ** 2),
+      jnp.zeros(64), hessian=True)  # fmt: skip
+
+
+def nested(u):  # (2, 4) mesh: the outer shard_map owns "a", the inner one "b"
+    def inner(v):
+        return v + lax.ppermute(v, "b", [(i, (i + 1) % 4) for i in range(4)]) ** 2
+
+    return jax.shard_map(inner, in_specs=P("b"), out_specs=P("b"), axis_names={"b"})(u) * u
+
+
+def nested_outer_axis(u):  # the inner body sums over the outer axis "a": fallback
+    def inner(v):
+        return v * lax.psum(jnp.sum(v), "a")
+
+    return jax.shard_map(inner, in_specs=P("b"), out_specs=P("b"), axis_names={"b"})(u)
+
+
+def outer(body):
+    return jax.shard_map(body, mesh=mesh2, in_specs=P("a"), out_specs=P("a"), axis_names={"a"})
+
+
+check("nested shard_map", outer(nested), jnp.zeros(16))
+check("nested shard_map, collective over an outer axis", outer(nested_outer_axis),
+      jnp.zeros(16), exact=False)  # fmt: skip
 check("Hessian through ppermute", lambda u: jnp.sum(shard(stencil)(u) ** 2), jnp.zeros(32),
       hessian=True)  # fmt: skip
 

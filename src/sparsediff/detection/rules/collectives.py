@@ -10,12 +10,18 @@ combine the shards' values:
 - ``psum`` / ``psum_invariant`` / ``pmax`` / ``pmin``: the element-wise union over the
   shards of each group (the shards that differ only along the reduced axes);
 - ``ppermute``: the value of the shard that sends to this one, nothing where none does;
-- ``all_gather``: the group's values concatenated (``tiled``) or stacked.
+- ``all_gather``: the group's values concatenated (``tiled``) or stacked;
+- ``all_to_all``: member ``j`` of a group receives chunk ``j`` of every member's value
+  (split along ``split_axis``), concatenated (``tiled``) or stacked along ``concat_axis``;
+- ``psum_scatter`` (``reduce_scatter``): member ``j`` receives the union over the group
+  of chunk ``j`` of every member's value.
 
-Any other collective, a nested ``shard_map`` or control flow whose body uses a
-collective, gets a sound fallback: every output element depends on everything that the
-equation's inputs depend on, on any shard. A ``jit`` inside the body is entered in
-lockstep.
+A nested ``shard_map`` runs, for each outer shard, its own shards in lockstep; where its
+body uses a collective over an axis it does not own, the whole equation gets the
+fallback below. Any other collective (with ``axis_index_groups``, for instance) and
+control flow whose body uses a collective get a sound fallback: every output element
+depends on everything that the equation's inputs depend on, on any shard. A ``jit``
+inside the body is entered in lockstep.
 
 Each shard's inputs are its blocks of the global arguments (``in_specs``); the outputs
 are assembled from the shards' blocks (``out_specs``), with the union over the shards
@@ -231,6 +237,70 @@ def _all_gather(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
     return [vals]
 
 
+def _member_rows(members: list[Val]) -> np.ndarray:
+    """Positions of the members' elements in their vertical stack, ``(k, *shape)``."""
+    local = members[0].size
+    return np.arange(len(members) * local, dtype=np.int64).reshape(
+        (len(members), *members[0].shape)
+    )
+
+
+def _exchange(ctx, mesh: _Mesh, eqn, ins, receive) -> list[list[Val]]:
+    """A collective in which each member ``j`` of a group receives, from every member
+    ``i``, a piece of its operand: ``receive(pieces_by_sender, j)`` combines the
+    pieces (position or value arrays) that ``j`` gets; an output element with several
+    sources (a reduction) unites them."""
+    if eqn.params.get("axis_index_groups") is not None:
+        raise _Fallback("axis_index_groups")
+    names = mesh.names(eqn.params["axis_name"])
+    aval = eqn.outvars[0].aval
+    shape = tuple(aval.shape)
+    vals: list[Val] = [ins[0][0]] * len(mesh)
+    for group in mesh.groups(names):
+        members = [ins[0][t] for t in group]
+        rows = _member_rows(members)
+        stacked = vstack([m.deps for m in members], [members[0].size] * len(members), ctx.n)
+        knowns = [m.known_np() for m in members] if all(m.known is not None for m in members) else None
+        for j, t in enumerate(group):
+            sources = receive(list(rows), j)  # (sources, *shape): positions per source
+            if sources.shape[1:] != shape:
+                raise _Fallback(f"{eqn.primitive.name}: unexpected output shape")
+            out_rows = np.broadcast_to(np.arange(math.prod(shape)).reshape(shape), sources.shape)
+            deps = aggregate(stacked, out_rows.ravel(), sources.ravel(), math.prod(shape))
+            known = None
+            if knowns is not None:
+                known = np.sum(receive(knowns, j), axis=0).astype(aval.dtype)
+            vals[t] = ctx.val_of_aval(aval, deps, known)
+    return [vals]
+
+
+def _all_to_all(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
+    split, concat = int(eqn.params["split_axis"]), int(eqn.params["concat_axis"])
+    tiled = bool(eqn.params["tiled"])
+
+    def receive(operands: list[np.ndarray], j: int) -> np.ndarray:
+        k = len(operands)
+        chunks = [np.split(a, k, axis=split)[j] for a in operands]  # chunk j of every sender
+        if tiled:
+            out = np.concatenate(chunks, axis=concat)
+        else:
+            out = np.stack([np.squeeze(c, axis=split) for c in chunks], axis=concat)
+        return out[None]  # one source per output element
+
+    return _exchange(ctx, mesh, eqn, ins, receive)
+
+
+def _reduce_scatter(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
+    dim, tiled = int(eqn.params["scatter_dimension"]), bool(eqn.params["tiled"])
+
+    def receive(operands: list[np.ndarray], j: int) -> np.ndarray:
+        k = len(operands)
+        chunks = [np.split(a, k, axis=dim)[j] for a in operands]  # summed over senders
+        return np.stack(chunks if tiled else [np.squeeze(c, axis=dim) for c in chunks])
+
+    return _exchange(ctx, mesh, eqn, ins, receive)
+
+
 _HANDLERS = {
     "psum": _reduce("sum"),
     "psum_invariant": _reduce("sum"),
@@ -241,6 +311,9 @@ _HANDLERS = {
     "ppermute": _ppermute,
     "all_gather": _all_gather,
     "all_gather_invariant": _all_gather,
+    "all_to_all": _all_to_all,
+    "reduce_scatter": _reduce_scatter,
+    "psum_scatter": _reduce_scatter,
 }
 
 
@@ -263,8 +336,12 @@ def _const(ctx, value: Any, aval: Any) -> Val:
 
 
 def _lockstep(
-    ctx, mesh: _Mesh, jaxpr, consts: list[Val], invals: list[list[Val]]
+    ctx, mesh: _Mesh, jaxpr, consts: list[Val], invals: list[list[Val]], nested: bool = False
 ) -> list[list[Val]]:  # fmt: skip
+    """The body for every shard. An equation this module cannot follow gets the
+    cross-shard fallback here, unless the ``shard_map`` is ``nested`` in another: its
+    collectives may then involve the outer shards, so the failure goes up to the outer
+    body, whose fallback covers them."""
     shards = len(mesh)
     env: dict[Any, list[Val]] = {}
 
@@ -284,47 +361,63 @@ def _lockstep(
         try:
             if name in _HANDLERS:
                 outs = _HANDLERS[name](ctx, mesh, eqn, ins)
+            elif name == "shard_map":
+                # nested: per outer shard, the inner mesh's shards in lockstep; a
+                # collective of the inner body over an outer axis cannot be followed
+                # there and sends the whole equation to the cross-shard fallback
+                per_shard = [
+                    _apply(ctx, eqn, [col[s] for col in ins], nested=True) for s in range(shards)
+                ]
+                outs = [list(col) for col in zip(*per_shard)] if per_shard else []
             elif name in ("jit", "pjit", "closed_call") and _uses_collectives(eqn):
                 closed = eqn.params.get("jaxpr") or eqn.params["call_jaxpr"]
                 avals = [v.aval for v in closed.jaxpr.constvars]
                 inner = ctx.const_vals(closed.consts, avals)
-                outs = _lockstep(ctx, mesh, closed.jaxpr, inner, ins)
+                outs = _lockstep(ctx, mesh, closed.jaxpr, inner, ins, nested)
             elif name in COLLECTIVES or _uses_collectives(eqn):
                 raise _Fallback(name)
             else:
                 per_shard = [ctx.eval_eqn(eqn, [col[s] for col in ins]) for s in range(shards)]
                 outs = [list(col) for col in zip(*per_shard)] if per_shard else []
         except _Fallback:
+            if nested:
+                raise
             outs = _everything(ctx, eqn, ins, shards)
         for var, vals in zip(eqn.outvars, outs):
             env[var] = vals
     return [read(v) for v in jaxpr.outvars]
 
 
-def shard_map_rule(ctx, eqn, invals: list[Val]) -> list[Val]:
+def _apply(ctx, eqn, invals: list[Val], nested: bool = False) -> list[Val]:
+    """A ``shard_map`` equation's outputs, or :class:`_Fallback` where a collective
+    cannot be followed (an axis it does not own, too many shards)."""
     p = eqn.params
     body = p["jaxpr"]
     closed_consts = getattr(body, "consts", None)
     jaxpr = getattr(body, "jaxpr", body)
     manual = p.get("newly_manual_axes") or p.get("manual_axes") or p["mesh"].axis_names
     mesh = _Mesh(p["mesh"], tuple(manual))
-    out_avals = [v.aval for v in eqn.outvars]
     if len(mesh) > MAX_SHARDS:
-        return [ctx.val_of_aval(a, d) for a, d in
-                zip(out_avals, dense_fallback(out_avals, invals, "shard_map"))]  # fmt: skip
+        raise _Fallback(f"{len(mesh)} shards")
+    ins = []
+    for v, spec, var in zip(invals, p["in_specs"], jaxpr.invars):
+        shape = tuple(var.aval.shape)
+        ins.append([_local(v, _block(mesh, s, spec, v.shape), shape)
+                    for s in range(len(mesh))])  # fmt: skip
+    consts = []
+    if closed_consts is not None:
+        consts = ctx.const_vals(closed_consts, [c.aval for c in jaxpr.constvars])
+    outs = _lockstep(ctx, mesh, jaxpr, consts, ins, nested)
+    out_avals = [v.aval for v in eqn.outvars]
+    return [_assemble(ctx, mesh, vals, spec, aval, ctx.n)
+            for vals, spec, aval in zip(outs, p["out_specs"], out_avals)]  # fmt: skip
+
+
+def shard_map_rule(ctx, eqn, invals: list[Val]) -> list[Val]:
     try:
-        ins = []
-        for v, spec, var in zip(invals, p["in_specs"], jaxpr.invars):
-            shape = tuple(var.aval.shape)
-            ins.append([_local(v, _block(mesh, s, spec, v.shape), shape)
-                        for s in range(len(mesh))])  # fmt: skip
-        consts = []
-        if closed_consts is not None:
-            consts = ctx.const_vals(closed_consts, [c.aval for c in jaxpr.constvars])
-        outs = _lockstep(ctx, mesh, jaxpr, consts, ins)
-        return [_assemble(ctx, mesh, vals, spec, aval, ctx.n)
-                for vals, spec, aval in zip(outs, p["out_specs"], out_avals)]  # fmt: skip
-    except _Fallback:  # an axis this shard_map does not own (nested meshes)
+        return _apply(ctx, eqn, invals)
+    except _Fallback:  # every output depends on everything its inputs depend on
+        out_avals = [v.aval for v in eqn.outvars]
         return [ctx.val_of_aval(a, d) for a, d in
                 zip(out_avals, dense_fallback(out_avals, invals, "shard_map"))]  # fmt: skip
 
