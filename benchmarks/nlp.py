@@ -1,4 +1,4 @@
-"""NLP benchmark: time to solution with Ipopt, sparsediff + cyipopt against CasADi.
+"""NLP benchmark: time to solution with Ipopt, sparsediff against CasADi.
 
 Usage::
 
@@ -8,8 +8,8 @@ Usage::
 Who solves nonlinear programs with Ipopt usually picks CasADi.  This benchmark measures, side by
 side in one run, the time a user waits from the definition of a problem to its solution with
 CasADi (``casadi.nlpsol("ipopt")`` on an ``SX`` expression graph, CasADi's bundled Ipopt) and
-with sparsediff (``sparsediff.ipopt.IpoptProblem`` handed to cyipopt, which links the system's
-Ipopt).
+with sparsediff (``sparsediff.ipopt.IpoptProblem.solve``, which calls the system's Ipopt
+library through its C interface, or cyipopt where that library is not found).
 
 Problems (``--problems``; each written once against a tiny namespace of math functions, ``ops``,
 that is either ``jax.numpy`` or CasADi, see :func:`jax_ops` and :func:`casadi_ops`):
@@ -45,7 +45,7 @@ directory and a *warm* run with the same directory, passed to the child as
 package otherwise turns them off), with ``JAX_ENABLE_X64=1``.  CasADi runs the same way
 (the cache means nothing to it).  The child prints one JSON line; its columns:
 
-* *import*: importing numpy and the tool (jax, sparsediff.ipopt, cyipopt; casadi);
+* *import*: importing numpy and the tool (jax, sparsediff.ipopt; casadi);
 * *preparation*: from the definition to a ready problem object: the starting point and bounds,
   then CasADi's symbolic graph and ``nlpsol`` (which builds the derivatives symbolically), or
   sparsediff's ``IpoptProblem`` (sparsity detection and coloring);
@@ -455,7 +455,7 @@ def measure_casadi(problem: str, size: int, t_start: float | None = None) -> dic
 
 
 def measure_sparsediff(problem: str, size: int, t_start: float | None = None) -> dict[str, Any]:
-    """Import, prepare, compile, solve with sparsediff + cyipopt; the timings as a row."""
+    """Import, prepare, compile, solve with sparsediff and Ipopt; the timings as a row."""
     t0 = time.perf_counter() if t_start is None else t_start
     cache_dir = os.environ.get(CACHE_ENV)
     if cache_dir:
@@ -466,9 +466,8 @@ def measure_sparsediff(problem: str, size: int, t_start: float | None = None) ->
     import numpy as np
 
     import sparsediff
-    from sparsediff.ipopt import IpoptProblem, require_cyipopt
+    from sparsediff.ipopt import IpoptProblem
 
-    cyipopt = require_cyipopt()
     if problem == "chain":
         import sparsediff.problems.hanging_chain  # noqa: F401 - the chain's JAX functions
     t_import = time.perf_counter() - t0
@@ -505,12 +504,13 @@ def measure_sparsediff(problem: str, size: int, t_start: float | None = None) ->
     msg = info.get("status_msg", b"")
     return {
         "tool": "sparsediff",
+        "ipopt_interface": _ipopt_interface(),
         "problem": problem,
         "size": size,
         "n": inst.n,
         "m": inst.m,
         "version": getattr(sparsediff, "__version__", "?"),
-        "ipopt_version": ".".join(str(v) for v in getattr(cyipopt, "IPOPT_VERSION", ())) or "?",
+        "ipopt_version": _ipopt_version(),
         "linear_solver": IPOPT_OPTIONS["linear_solver"],
         "import_s": t_import,
         "prepare_s": t_prepare,
@@ -531,6 +531,27 @@ def measure_sparsediff(problem: str, size: int, t_start: float | None = None) ->
         "passes": [None if nlp.jac is None else nlp.jac.num_colors, nlp.hess.num_colors],
         "jax_cache_dir": jax.config.jax_compilation_cache_dir,
     }
+
+
+def _ipopt_interface() -> str:
+    """How sparsediff reached Ipopt in this process (see ``IpoptProblem.solve``)."""
+    from sparsediff import ipopt_capi
+
+    try:
+        ipopt_capi.load_library()
+    except ipopt_capi.IpoptLibraryError:
+        return "cyipopt"
+    return "C interface"
+
+
+def _ipopt_version() -> str:
+    """The Ipopt version cyipopt reports (asked after the timings: importing cyipopt
+    imports SciPy), else '?'."""
+    try:
+        import cyipopt
+    except ImportError:
+        return "?"
+    return ".".join(str(v) for v in getattr(cyipopt, "IPOPT_VERSION", ())) or "?"
 
 
 def finish_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -824,7 +845,8 @@ def versions_line(rows: Sequence[Mapping[str, Any]]) -> str:
         r = next((r for r in rows if r["tool"] == tool and "error" not in r), None)
         if r is None:
             continue
-        what = "CasADi" if tool == "casadi" else "sparsediff + cyipopt"
+        via = r.get("ipopt_interface", "?")
+        what = "CasADi" if tool == "casadi" else f"sparsediff (Ipopt through {via})"
         parts.append(
             f"{what} {r.get('version', '?')}: Ipopt {r.get('ipopt_version', '?')}, "
             f"linear solver {r.get('linear_solver', '?')}"
@@ -843,6 +865,18 @@ def import_problem(module: str) -> str | None:
         __import__(module)
     except Exception as err:  # noqa: BLE001 - any failure means "not usable"
         return f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+    return None
+
+
+def ipopt_missing() -> str | None:
+    """``None`` when sparsediff can run Ipopt (its library or cyipopt), else why not."""
+    from sparsediff import ipopt_capi
+
+    try:
+        ipopt_capi.load_library()
+    except ipopt_capi.IpoptLibraryError as err:
+        why = import_problem("cyipopt")
+        return None if why is None else f"{err}; cyipopt is not importable either ({why})"
     return None
 
 
@@ -877,9 +911,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif (why := import_problem("casadi")) is not None:
         tools.remove("casadi")
         notes.append(f"casadi is not importable ({why}): sparsediff timed alone.")
-    if (why := import_problem("cyipopt")) is not None:
+    if (why := ipopt_missing()) is not None:
         tools.remove("sparsediff")
-        notes.append(f"cyipopt is not importable ({why}): sparsediff cannot run Ipopt.")
+        notes.append(f"{why}: sparsediff cannot run Ipopt.")
     for note in notes:
         print(f"Note: {note}\n")
         log(note)

@@ -599,7 +599,7 @@ def nlp_verdicts(
     def listing(items: Sequence[tuple[tuple[str, int, str], Mapping[str, Any]]], key: str) -> str:
         return "; ".join(f"{_nlp_label(k, r)}: {r.get(key)}" for k, r in items)
 
-    name = "sparsediff + cyipopt ran every case"
+    name = "sparsediff + Ipopt ran every case"
     errors = [(k, r) for k, r in sds if not _ran(r)]
     if errors:
         out.append(Verdict(name, ERROR, listing(errors, "error")))

@@ -1,6 +1,7 @@
 """The COPS hanging chain with 10^4 variables, solved by Ipopt with sparse derivatives.
 
-Run: python examples/ipopt_hanging_chain.py [--intervals N] [--verbose]   (needs cyipopt)
+Run: python examples/ipopt_hanging_chain.py [--intervals N] [--verbose]
+(needs Ipopt: its shared library, or cyipopt)
 
 Prints Ipopt's status, iterations, the solve time and the time spent in the
 derivative callbacks (Jacobian of the length constraint, lower triangle of the

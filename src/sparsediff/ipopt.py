@@ -17,9 +17,10 @@ evaluated once per point Ipopt asks about: the objective and constraint values
 and the gradient of a point come from the same call (a rejected line-search
 trial point also computes its gradient, which Ipopt does not ask for). Every
 callback takes Ipopt's numpy arrays as they are and returns host numpy arrays
-in float64. cyipopt is an optional dependency: see the
-documentation for installing it (Debian: ``apt-get install coinor-libipopt-dev
-liblapack-dev libblas-dev pkg-config``, then ``pip install cyipopt``).
+in float64. ``solve`` calls Ipopt's shared library through its C interface
+(:mod:`sparsediff.ipopt_capi`: Debian's ``coinor-libipopt1v5`` or conda-forge's
+``ipopt`` is all it needs), else cyipopt; :meth:`IpoptProblem.problem` returns a
+``cyipopt.Problem`` for those who drive cyipopt themselves.
 """
 
 from __future__ import annotations
@@ -230,12 +231,27 @@ class IpoptProblem:
         )
 
     def solve(self, x0: Any = None, **options: Any) -> tuple[np.ndarray, dict]:
-        """Run Ipopt from ``x0`` (default: the preparation point); ``options`` are Ipopt's."""
-        nlp = self.problem()
-        for key, value in options.items():
-            nlp.add_option(key, value)
+        """Run Ipopt from ``x0`` (default: the preparation point); ``options`` are Ipopt's.
+
+        Ipopt is called through its C interface (:mod:`sparsediff.ipopt_capi`) when its
+        shared library is found, else through cyipopt. ``info`` is cyipopt's: ``x``,
+        ``g``, ``obj_val``, ``mult_g``, ``mult_x_L``, ``mult_x_U``, ``status``,
+        ``status_msg``."""
+        from . import ipopt_capi
+
         start = self.x0 if x0 is None else np.asarray(x0, dtype=np.float64).reshape(-1)
-        x, info = nlp.solve(start)
+        try:
+            ipopt_capi.load_library()
+        except ipopt_capi.IpoptLibraryError as err:
+            try:
+                nlp = self.problem()
+            except ImportError:
+                raise ImportError(f"{err}; or install cyipopt") from None
+            for key, value in options.items():
+                nlp.add_option(key, value)
+            x, info = nlp.solve(start)
+        else:
+            x, info = ipopt_capi.solve(self, start, options)
         return np.asarray(x).reshape(self.shape), info
 
     def __repr__(self) -> str:

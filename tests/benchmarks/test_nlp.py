@@ -118,7 +118,7 @@ def test_sparsediff_error_and_no_convergence_fail() -> None:
     rows[1] = {k: rows[1][k] for k in ("tool", "problem", "size", "run", "size_label", "n")}
     rows[1]["error"] = "ValueError: boom"
     found = V.nlp_verdicts(rows, quick=True)
-    v = _find(found, "sparsediff + cyipopt ran every case")
+    v = _find(found, "sparsediff + Ipopt ran every case")
     assert v.status == V.ERROR and "boom" in v.detail
     assert V.exit_code(found, quick=True) == 1
 

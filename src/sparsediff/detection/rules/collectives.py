@@ -260,7 +260,9 @@ def _exchange(ctx, mesh: _Mesh, eqn, ins, receive) -> list[list[Val]]:
         members = [ins[0][t] for t in group]
         rows = _member_rows(members)
         stacked = vstack([m.deps for m in members], [members[0].size] * len(members), ctx.n)
-        knowns = [m.known_np() for m in members] if all(m.known is not None for m in members) else None
+        knowns = None
+        if all(m.known is not None for m in members):
+            knowns = [m.known_np() for m in members]
         for j, t in enumerate(group):
             sources = receive(list(rows), j)  # (sources, *shape): positions per source
             if sources.shape[1:] != shape:
