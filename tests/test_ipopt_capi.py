@@ -4,12 +4,12 @@ from callbacks and options surface as Python exceptions, a missing library is ex
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from sparsediff import ipopt_capi
 from sparsediff.ipopt import IpoptProblem
+from tests.interop.test_ipopt import small_nlp as small
 
 
 @pytest.fixture
@@ -18,16 +18,6 @@ def library():
         return ipopt_capi.load_library()
     except ipopt_capi.IpoptLibraryError as err:
         pytest.skip(f"{err} (the ipopt backend; cyipopt needs it too)")
-
-
-def small():
-    def f(x):
-        return jnp.sum((x - 1.0) ** 2) + x[0] * x[3]
-
-    def c(x):
-        return jnp.stack([jnp.sum(x**2), x[1] * x[2], jnp.exp(x[3]) - x[0]])
-
-    return f, c
 
 
 def test_the_chain_solves_and_imports_no_cyipopt(library):
