@@ -245,33 +245,37 @@ def _member_rows(members: list[Val]) -> np.ndarray:
     )
 
 
-def _exchange(ctx, mesh: _Mesh, eqn, ins, receive) -> list[list[Val]]:
-    """A collective in which each member ``j`` of a group receives, from every member
-    ``i``, a piece of its operand: ``receive(pieces_by_sender, j)`` combines the
-    pieces (position or value arrays) that ``j`` gets; an output element with several
-    sources (a reduction) unites them."""
+def _exchange(ctx, mesh: _Mesh, eqn, ins, axis: int, combine) -> list[list[Val]]:
+    """A collective in which member ``j`` of a group receives chunk ``j`` (along
+    ``axis``) of every member's operand: ``combine(chunks)`` arranges the chunks it
+    receives, one per sender (position or value arrays), into an array with a leading
+    axis of sources per output element (a reduction has several: they are united).
+    Each operand is split once per group."""
     if eqn.params.get("axis_index_groups") is not None:
         raise _Fallback("axis_index_groups")
     names = mesh.names(eqn.params["axis_name"])
     aval = eqn.outvars[0].aval
     shape = tuple(aval.shape)
+    size = math.prod(shape)
+    out_rows = np.arange(size, dtype=np.int64).reshape(shape)
     vals: list[Val] = [ins[0][0]] * len(mesh)
     for group in mesh.groups(names):
         members = [ins[0][t] for t in group]
-        rows = _member_rows(members)
-        stacked = vstack([m.deps for m in members], [members[0].size] * len(members), ctx.n)
-        knowns = None
+        k = len(members)
+        pieces = [np.split(r, k, axis=axis) for r in _member_rows(members)]
+        stacked = vstack([m.deps for m in members], [members[0].size] * k, ctx.n)
+        known_pieces = None
         if all(m.known is not None for m in members):
-            knowns = [m.known_np() for m in members]
+            known_pieces = [np.split(m.known_np(), k, axis=axis) for m in members]
         for j, t in enumerate(group):
-            sources = receive(list(rows), j)  # (sources, *shape): positions per source
+            sources = combine([p[j] for p in pieces])  # (sources, *shape)
             if sources.shape[1:] != shape:
                 raise _Fallback(f"{eqn.primitive.name}: unexpected output shape")
-            out_rows = np.broadcast_to(np.arange(math.prod(shape)).reshape(shape), sources.shape)
-            deps = aggregate(stacked, out_rows.ravel(), sources.ravel(), math.prod(shape))
+            rows = np.broadcast_to(out_rows, sources.shape)
+            deps = aggregate(stacked, rows.ravel(), sources.ravel(), size)
             known = None
-            if knowns is not None:
-                known = np.sum(receive(knowns, j), axis=0).astype(aval.dtype)
+            if known_pieces is not None:
+                known = np.sum(combine([p[j] for p in known_pieces]), axis=0).astype(aval.dtype)
             vals[t] = ctx.val_of_aval(aval, deps, known)
     return [vals]
 
@@ -280,27 +284,23 @@ def _all_to_all(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
     split, concat = int(eqn.params["split_axis"]), int(eqn.params["concat_axis"])
     tiled = bool(eqn.params["tiled"])
 
-    def receive(operands: list[np.ndarray], j: int) -> np.ndarray:
-        k = len(operands)
-        chunks = [np.split(a, k, axis=split)[j] for a in operands]  # chunk j of every sender
+    def combine(chunks: list[np.ndarray]) -> np.ndarray:
         if tiled:
             out = np.concatenate(chunks, axis=concat)
         else:
             out = np.stack([np.squeeze(c, axis=split) for c in chunks], axis=concat)
         return out[None]  # one source per output element
 
-    return _exchange(ctx, mesh, eqn, ins, receive)
+    return _exchange(ctx, mesh, eqn, ins, split, combine)
 
 
 def _reduce_scatter(ctx, mesh: _Mesh, eqn, ins: list[list[Val]]) -> list[list[Val]]:
     dim, tiled = int(eqn.params["scatter_dimension"]), bool(eqn.params["tiled"])
 
-    def receive(operands: list[np.ndarray], j: int) -> np.ndarray:
-        k = len(operands)
-        chunks = [np.split(a, k, axis=dim)[j] for a in operands]  # summed over senders
+    def combine(chunks: list[np.ndarray]) -> np.ndarray:  # summed over the senders
         return np.stack(chunks if tiled else [np.squeeze(c, axis=dim) for c in chunks])
 
-    return _exchange(ctx, mesh, eqn, ins, receive)
+    return _exchange(ctx, mesh, eqn, ins, dim, combine)
 
 
 _HANDLERS = {
