@@ -86,11 +86,11 @@ def _function(program: str, kind: str) -> Callable[[jax.Array], jax.Array]:
 
 
 def _detect(tool: str, kind: str) -> Callable[..., Any]:
-    import asdex
+    if tool == "asdex":
+        import asdex as mod
+    else:
+        import sparsediff as mod
 
-    import sparsediff
-
-    mod = sparsediff if tool == "sparsediff" else asdex
     return mod.hessian_sparsity if kind == "hessian" else mod.jacobian_sparsity
 
 
