@@ -514,3 +514,20 @@ def test_trace_context_tells_configurations_apart():
     with jax.enable_x64(True):
         b = compat.trace_context()
     assert a != b and compat.trace_context() == a
+
+
+def test_contains_primitive_looks_into_every_nested_program_once():
+    def inner(v):
+        return jnp.sin(v) * 2.0
+
+    def f(x, p):
+        a = jax.jit(inner)(x) + jax.jit(inner)(x)  # the same program, called twice
+        b = lax.cond(p, lambda v: v + 1.0, lambda v: lax.exp(v), x)  # a tuple of branches
+        c = lax.scan(lambda carry, v: (carry + jnp.tanh(v), carry), 0.0, x)[0]
+        return a + b + c
+
+    jaxpr = jax.make_jaxpr(f)(jnp.ones(3), True).jaxpr
+    for name in ("sin", "exp", "tanh", "add"):
+        assert compat.contains_primitive(jaxpr, name)
+    assert compat.contains_primitive(jaxpr, "cosh", "exp")
+    assert not compat.contains_primitive(jaxpr, "cosh", "log")

@@ -10,6 +10,7 @@ not take on must be left to JAX (``None``), never answered differently.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import jax
 import jax.numpy as jnp
@@ -204,3 +205,53 @@ def test_known_constants_from_jax_arrays_take_the_numpy_path():
 
     p = sd.jacobian_sparsity(f, np.ones(2, np.float32))
     np.testing.assert_array_equal(p.todense(), [[True, False]])
+
+
+@pytest.mark.parametrize(
+    "shape,start,limit,strides",
+    [((7,), (2,), (6,), None), ((9,), (1,), (9,), (3,)), ((3, 4), (1, 0), (3, 4), None),
+     ((4, 5, 2), (0, 1, 0), (4, 5, 1), (2, 2, 1))],
+)  # fmt: skip
+def test_quick_slices_and_squeezes_equal_lax(shape, start, limit, strides):
+    v = np.arange(math.prod(shape), dtype=np.float32).reshape(shape) - 3.5
+    eqn = _eqn(lambda a: lax.slice(a, start, limit, strides), v)
+    got = numpy_eval(eqn, [v])[0]
+    want = np.asarray(lax.slice(v, start, limit, strides))
+    assert got.dtype == want.dtype and _same_bits(got, want)
+    one = np.asarray(v.reshape(-1)[:1])
+    eqn = _eqn(lambda a: lax.squeeze(a, (0,)), one)
+    assert _same_bits(numpy_eval(eqn, [one])[0], np.float32(-3.5))
+
+
+def test_the_quick_transcendental_path_only_reads_the_memo(monkeypatch):
+    """sin of a 0-d constant: a value JAX computed before comes from the memo; a
+    value never computed is not guessed by numpy."""
+    mu = np.asarray(np.float32(0.3))
+    eqn = _eqn(jnp.sin, mu)
+    memo: dict = {}
+    assert evaluate(eqn, [mu], memo) is None  # JAX refused (the fixture): no value
+    monkeypatch.undo()
+    first = evaluate(eqn, [mu], memo)[0]
+    assert _same_bits(first, _jax_value(eqn, [mu]))
+
+    def refuse(*_):
+        raise RuntimeError("JAX called again")
+
+    monkeypatch.setattr(compat, "apply_eqn", refuse)
+    assert evaluate(eqn, [np.asarray(np.float32(0.3))], memo)[0] is first
+    assert evaluate(eqn, [np.asarray(np.float32(0.4))], memo) is None
+
+
+def test_the_shared_memo_is_bounded(monkeypatch):
+    from sparsediff.detection import known_eval
+
+    monkeypatch.undo()
+    monkeypatch.setattr(known_eval, "MEMO_LIMIT", 3)
+    memo = known_eval.shared_memo()
+    assert known_eval.shared_memo() is memo  # one per device context
+    memo.clear()
+    for k in range(7):
+        v = np.asarray(np.float32(0.1 * k))
+        evaluate(_eqn(jnp.cos, v), [v], memo)
+        assert len(memo) <= 3
+    assert all(not v.flags.writeable for v in memo.values())

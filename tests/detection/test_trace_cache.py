@@ -141,3 +141,71 @@ def test_errors_are_not_cached():
         sd.jacobian_sparsity(f, np.ones(2, np.float32))
     state["fail"] = False
     assert sd.jacobian_sparsity(f, np.ones(2, np.float32)).nnz == 2
+
+
+def _counting_concrete(monkeypatch):
+    """Count the equations detection evaluates concretely (constant folding)."""
+    from sparsediff.detection.interpreter import Interpreter
+
+    seen = []
+    original = Interpreter._try_concrete
+
+    def spy(self, eqn, invals, out_avals):
+        seen.append(eqn.primitive.name)
+        return original(self, eqn, invals, out_avals)
+
+    monkeypatch.setattr(Interpreter, "_try_concrete", spy)
+    return seen
+
+
+def _loop(x):
+    mu = jnp.linspace(0.5, 9.0, 5)
+    acc = 0.0
+    for k in range(5):
+        a = jnp.sin(mu[k]) / (mu[k] + 1.0)  # constants only: folded
+        acc = acc + a * jnp.exp(-mu[k] * x[0]) + (k == 2) * 0.0 * x[1]
+    return jnp.stack([acc, x[0] * x[1]])
+
+
+def test_constant_folding_is_kept_with_the_trace(monkeypatch):
+    seen = _counting_concrete(monkeypatch)
+    x = np.ones(2, np.float32)
+    p1 = sd.jacobian_sparsity(_loop, x)
+    first = len(seen)
+    assert first > 20  # mu[k], sin, div, ... of every iteration
+    p2 = sd.jacobian_sparsity(_loop, x)
+    assert len(seen) == first  # the second interpretation reads them back
+    assert p1 == p2
+    assert p1 == sd.SparsityPattern.from_dense(np.asarray(jax.jacfwd(_loop)(x + 0.3)) != 0)
+
+
+def test_constant_folding_is_per_detection_options():
+    x = np.ones(2, np.float32)
+    p = sd.jacobian_sparsity(_loop, x)
+    assert (0, 1) not in set(zip(p.rows.tolist(), p.cols.tolist()))  # 0.0 * x[1] folded
+    with sd.detection_options(known_value_limit=0):  # nothing may be known
+        q = sd.jacobian_sparsity(_loop, x)
+    # not read from the default options' store: the zero is no longer seen, a
+    # sound extra entry
+    assert (0, 1) in set(zip(q.rows.tolist(), q.cols.tolist()))
+    (stores,) = trace_cache._FOLDED.values()
+    assert len(stores) == 2
+    assert sd.jacobian_sparsity(_loop, x) == p
+
+
+def test_folded_values_are_read_only_and_go_with_the_trace():
+    x = np.ones(2, np.float32)
+
+    def f(y):
+        return _loop(y)
+
+    sd.jacobian_sparsity(f, x)
+    (closed,) = [c for c in list(trace_cache._FOLDED.keys())]
+    stores = trace_cache._FOLDED[closed]
+    values = [k for store in stores.values() for ks in store.values() for k in ks]
+    arrays = [v for v in values if isinstance(v, np.ndarray)]
+    assert arrays and not any(a.flags.writeable for a in arrays)
+    del closed, stores
+    del f
+    gc.collect()
+    assert len(trace_cache._FOLDED) == 0

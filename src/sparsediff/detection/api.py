@@ -18,7 +18,7 @@ from . import rules as _rules  # noqa: F401  (fills the rule table)
 from .deps import Deps, index_dtype
 from .interpreter import Interpreter
 from .reversible import reversible
-from .trace_cache import cached_trace
+from .trace_cache import cached_trace, folded_constants
 from .values import Val, is_float_dtype
 
 __all__ = [
@@ -75,7 +75,10 @@ def _detect(model: CallModel, closed, out_structure: Structure) -> SparsityPatte
     for dyn_idx, offset in model.selected_positions():
         val = invals[dyn_idx]
         val.deps = Deps.identity(val.size, offset, n)
-    outs = interp.eval_closed(closed, invals)
+    # no traced input is known, so the program's constant folding is the same on
+    # every interpretation of this trace under these options
+    assert all(v.known is None for v in invals)
+    outs = interp.eval_closed(closed, invals, folded_constants(closed, interp.options))
     return _assemble(outs, model.in_structure, out_structure)
 
 

@@ -134,14 +134,29 @@ _STATE_PRIMITIVES = {"new_ref", "get", "swap", "addupdate", "freeze", "ref_get",
 
 def contains_primitive(jaxpr: Jaxpr, *names: str) -> bool:
     """Whether ``jaxpr`` or any jaxpr nested in its equations uses a primitive named so."""
-    from jax.extend.core import jaxprs_in_params
+    from jax.extend.core import ClosedJaxpr as closed_type
+    from jax.extend.core import Jaxpr as jaxpr_type
 
-    for eqn in jaxpr.eqns:
-        if eqn.primitive.name in names:
-            return True
-        for sub in jaxprs_in_params(eqn.params):
-            if contains_primitive(sub, *names):
+    wanted = frozenset(names)
+    seen: set[int] = set()
+    stack = [jaxpr]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:  # a function called several times is looked at once
+            continue
+        seen.add(id(current))
+        for eqn in current.eqns:
+            if eqn.primitive.name in wanted:
                 return True
+            params = eqn.params
+            if not params:
+                continue
+            for val in params.values():
+                for v in val if isinstance(val, tuple) else (val,):
+                    if isinstance(v, jaxpr_type):
+                        stack.append(v)
+                    elif isinstance(v, closed_type):
+                        stack.append(v.jaxpr)
     return False
 
 

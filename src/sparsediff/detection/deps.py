@@ -224,6 +224,9 @@ def _union_rows(ds: list[Deps]) -> Deps:
     n = ds[0].n
     if sum(d.indices.size for d in ds) <= _FEW * 4:
         cols = sorted(set().union(*(d.indices.tolist() for d in ds)))
+        for d in ds:  # one operand already holds the union (canonical rows)
+            if d.indices.size == len(cols):
+                return d
         dt = index_dtype(n, len(cols) + 1)
         return Deps(np.array([0, len(cols)], dtype=dt), np.array(cols, dtype=dt), n)
     acc = ds[0].indices

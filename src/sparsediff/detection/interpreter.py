@@ -25,7 +25,7 @@ import numpy as np
 from . import compat
 from .deps import Deps, reduce_all, take, union
 from .intervals import decide_comparison, infer_bounds
-from .known_eval import as_numpy, evaluate
+from .known_eval import QUICK, as_numpy, evaluate, shared_memo
 from .registry import (
     DetectionOptions,
     UnknownPrimitiveWarning,
@@ -33,26 +33,17 @@ from .registry import (
     current_options,
     get_rule,
 )
-from .values import Val, is_float_dtype
+from .values import Val, aval_shape_dtype, is_float_dtype
 
 __all__ = ["Interpreter", "dense_fallback", "PatternTooLargeError"]
 
 
-_AVAL_CACHE: dict[Any, tuple[tuple[int, ...], Any]] = {}
-
-
-def _aval_shape_dtype(aval: Any) -> tuple[tuple[int, ...], Any]:
-    try:
-        return _AVAL_CACHE[aval]
-    except (KeyError, TypeError):
-        pass
-    out = tuple(int(d) for d in getattr(aval, "shape", ())), getattr(aval, "dtype", None)
-    try:
-        if len(_AVAL_CACHE) < 100_000:
-            _AVAL_CACHE[aval] = out
-    except TypeError:
-        pass
-    return out
+def _frozen(value: Any) -> Any:
+    """``value``, read-only where it is a numpy array (kept across interpretations)."""
+    if isinstance(value, np.ndarray) and value.flags.writeable:
+        value = value.view()
+        value.flags.writeable = False
+    return value
 
 
 class PatternTooLargeError(MemoryError):
@@ -67,7 +58,7 @@ def dense_fallback(
     outs: list[Deps | None] = []
     limit = current_options().max_fallback_nnz
     for aval in out_avals:
-        size = math.prod(_aval_shape_dtype(aval)[0])
+        size = math.prod(aval_shape_dtype(aval)[0])
         if merged is not None and size * merged.nnz > limit:
             raise PatternTooLargeError(
                 f"the conservative (dense) pattern of primitive {name!r} would hold "
@@ -86,25 +77,41 @@ class Interpreter:
         self.n = n
         self.options = options or current_options()
         self.unknown_primitives: set[str] = set()
-        self.known_memo: dict[Any, Any] = {}
+        self.known_memo: dict[Any, Any] = shared_memo()
+        #: rules' memo for this detection (e.g. row ranges of one pattern, taken
+        #: again by every ``x[i]`` of an unrolled loop); values keep their keys' objects
+        self.rule_memo: dict[Any, Any] = {}
 
     # -- helpers for rules -------------------------------------------------
     def val_of_aval(self, aval: Any, deps: Deps | None = None, known: Any = None) -> Val:
-        shape, dtype = _aval_shape_dtype(aval)
+        shape, dtype = aval_shape_dtype(aval)
         if deps is not None and not is_float_dtype(dtype):
             deps = None
         return Val(shape, dtype, deps, known)
 
-    def eval_closed(self, closed: compat.ClosedJaxpr, invals: Sequence[Val]) -> list[Val]:
+    def eval_closed(
+        self,
+        closed: compat.ClosedJaxpr,
+        invals: Sequence[Val],
+        folded: dict[int, list[Any]] | None = None,
+    ) -> list[Val]:
+        """``closed`` on ``invals``. ``folded``: the outputs of equations whose inputs
+        are all known, by ``id(equation)``, read and filled here (for a program
+        interpreted again on inputs without known values: see
+        :func:`~sparsediff.detection.trace_cache.folded_constants`)."""
         consts = self.const_vals(closed.consts, [v.aval for v in closed.jaxpr.constvars])
-        return self.eval_jaxpr(closed.jaxpr, consts, invals)
+        return self.eval_jaxpr(closed.jaxpr, consts, invals, folded)
 
     def const_vals(self, values: Sequence[Any], avals: Sequence[Any]) -> list[Val]:
         """Values of constants (known where small enough, see ``known_value_limit``)."""
         return [self._const_val(c, a) for c, a in zip(values, avals)]
 
     def eval_jaxpr(
-        self, jaxpr: compat.Jaxpr, const_vals: Sequence[Val], invals: Sequence[Val]
+        self,
+        jaxpr: compat.Jaxpr,
+        const_vals: Sequence[Val],
+        invals: Sequence[Val],
+        folded: dict[int, list[Any]] | None = None,
     ) -> list[Val]:
         env: dict[Any, Val] = {}
         literal = compat.Literal
@@ -119,13 +126,13 @@ class Interpreter:
         eval_eqn = self.eval_eqn
         for eqn in jaxpr.eqns:
             outs = eval_eqn(
-                eqn, [read(v) if isinstance(v, literal) else env[v] for v in eqn.invars]
+                eqn, [read(v) if isinstance(v, literal) else env[v] for v in eqn.invars], folded
             )
             env.update(zip(eqn.outvars, outs))
         return [read(v) for v in jaxpr.outvars]
 
     def _const_val(self, value: Any, aval: Any) -> Val:
-        shape, dtype = _aval_shape_dtype(aval)
+        shape, dtype = aval_shape_dtype(aval)
         size = math.prod(shape)
         known = value if size <= self.options.known_value_limit else None
         if isinstance(known, (bool, int, float, complex, np.generic)):
@@ -138,7 +145,13 @@ class Interpreter:
         return Val(shape, dtype, None, known)
 
     # -- one equation --------------------------------------------------------
-    def eval_eqn(self, eqn: compat.JaxprEqn, invals: Sequence[Val]) -> list[Val]:
+    def eval_eqn(
+        self,
+        eqn: compat.JaxprEqn,
+        invals: Sequence[Val],
+        folded: dict[int, list[Any]] | None = None,
+    ) -> list[Val]:
+        """The outputs of ``eqn`` on ``invals``; ``folded`` as in :meth:`eval_closed`."""
         all_known = True
         any_deps = False
         for v in invals:
@@ -148,7 +161,11 @@ class Interpreter:
                 any_deps = True
         out_avals = [v.aval for v in eqn.outvars]
         if all_known and not eqn.effects:
-            known = self._try_concrete(eqn, invals, out_avals)
+            known = None if folded is None else folded.get(id(eqn))
+            if known is None:
+                known = self._try_concrete(eqn, invals, out_avals)
+                if known is not None and folded is not None:
+                    folded[id(eqn)] = [_frozen(k) for k in known]
             if known is not None:
                 return [self.val_of_aval(a, None, k) for a, k in zip(out_avals, known)]
         if not any(is_float_dtype(getattr(a, "dtype", None)) for a in out_avals):
@@ -210,11 +227,17 @@ class Interpreter:
         return dense_fallback(out_avals, invals, name)
 
     def _try_concrete(self, eqn: compat.JaxprEqn, invals: Sequence[Val], out_avals: list[Any]):
+        args = [v.known for v in invals]
+        quick = QUICK.get(eqn.primitive.name)
+        if quick is not None:  # scalars and slices: within the limit as their operands are
+            res = quick(eqn, args, self.known_memo)
+            if res is not None:
+                return res
         limit = self.options.known_value_limit
         if len(out_avals) == 1:
-            total = math.prod(_aval_shape_dtype(out_avals[0])[0])
+            total = math.prod(aval_shape_dtype(out_avals[0])[0])
         else:
-            total = sum(math.prod(_aval_shape_dtype(a)[0]) for a in out_avals)
+            total = sum(math.prod(aval_shape_dtype(a)[0]) for a in out_avals)
         if total > limit:
             return None
-        return evaluate(eqn, [v.known for v in invals], self.known_memo)
+        return evaluate(eqn, args, self.known_memo)

@@ -18,6 +18,7 @@ checked against JAX on special values in the tests.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,24 @@ import numpy as np
 
 from . import compat
 
-__all__ = ["numpy_eval", "evaluate", "as_numpy", "FLOAT_EXACT"]
+__all__ = ["numpy_eval", "evaluate", "QUICK", "as_numpy", "shared_memo", "FLOAT_EXACT", "MEMO_LIMIT"]
+
+#: most elements :func:`shared_memo` keeps per device context before it starts over
+MEMO_LIMIT = 4096
+_MEMOS: dict[Any, dict] = {}
+
+
+def shared_memo() -> dict:
+    """The memo of constant elements JAX computed (see ``_uniform_eval``), shared by
+    every detection in this process under the current default device: a constant
+    such as ``sin(0.5)`` is computed by JAX once, not once per detection. Its
+    entries are keyed by primitive, parameters, dtypes and operand bits."""
+    context = (jax.default_backend(), str(jax.config.jax_default_device))
+    memo = _MEMOS.get(context)
+    if memo is None:
+        memo = _MEMOS[context] = {}
+    return memo
+
 
 
 def _is_int_or_bool(dtype: Any) -> bool:
@@ -181,14 +199,153 @@ def _float_eval(eqn, args: list[Any], avals) -> list[Any] | None:
     return [res]
 
 
+#: exact operations on two scalars of one float dtype, as Python float arithmetic:
+#: name -> (operation, whether the result is a float of the operands' dtype)
+_SCALAR_BINARY: dict[str, tuple[Callable, bool]] = {
+    "add": (operator.add, True),
+    "sub": (operator.sub, True),
+    "mul": (operator.mul, True),
+    "div": (operator.truediv, True),
+    "eq": (operator.eq, False),
+    "ne": (operator.ne, False),
+    "lt": (operator.lt, False),
+    "le": (operator.le, False),
+    "gt": (operator.gt, False),
+    "ge": (operator.ge, False),
+}
+_MAX = {d: float(np.finfo(d).max) for d in _FLOAT_DTYPES}
+_TINY_FLOAT = {d: float(t) for d, t in _TINY.items()}
+_BOOL = np.dtype(np.bool_)
+
+
+def _scalar_binary(eqn, args: list[Any], memo: dict | None = None) -> list[Any] | None:
+    """The common case of known-value arithmetic, taken quickly: two 0-d operands of
+    float32 or float64. Python floats compute it exactly: float64 arithmetic is the
+    operation itself, and for float32 operands the float64 result rounded to float32
+    is the correctly rounded float32 result (the double has more than 2p + 2 bits,
+    so rounding twice changes nothing for +, -, x, /). Results that overflow
+    float32, subnormals and division by zero are left to the general paths."""
+    entry = _SCALAR_BINARY.get(eqn.primitive.name)
+    if entry is None or len(args) != 2:
+        return None
+    a, b = args
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.shape or b.shape:
+        return None
+    dtype = a.dtype
+    tiny = _TINY_FLOAT.get(dtype)
+    if tiny is None or b.dtype != dtype:
+        return None
+    x, y = float(a), float(b)
+    if 0.0 < abs(x) < tiny or 0.0 < abs(y) < tiny:
+        return None
+    try:
+        r = entry[0](x, y)
+    except ZeroDivisionError:
+        return None
+    if not entry[1]:
+        out = np.array(r, _BOOL)
+    else:
+        m = abs(r)
+        if 0.0 < m < tiny or (m > _MAX[dtype] and m != float("inf")):
+            return None
+        out = np.array(r, dtype)
+    return [out] if out.dtype == eqn.outvars[0].aval.dtype else None
+
+
+def _scalar_unary(eqn, args: list[Any], memo: dict | None = None) -> list[Any] | None:
+    """``neg`` and positive ``integer_pow`` of one 0-d float operand, as
+    :func:`_scalar_binary` computes them; the power is JAX's chain of products (see
+    :func:`_pow_chain`), rounded to the dtype after every product."""
+    a = args[0] if len(args) == 1 else None
+    if type(a) is not np.ndarray or a.shape:
+        return None
+    dtype = a.dtype
+    tiny = _TINY_FLOAT.get(dtype)
+    if tiny is None or eqn.outvars[0].aval.dtype != dtype:
+        return None
+    x = float(a)
+    if 0.0 < abs(x) < tiny:
+        return None
+    if eqn.primitive.name == "neg":
+        return [np.array(-x, dtype)]
+    k = eqn.params["y"]
+    if k < 1:
+        return None
+    big, single = _MAX[dtype], dtype == _FLOAT_DTYPES[0]
+    acc = None
+    while k > 0:
+        if k & 1:
+            if acc is None:
+                acc = x
+            else:
+                acc *= x
+                m = abs(acc)
+                if 0.0 < m < tiny or (m > big and m != float("inf")):
+                    return None
+                acc = float(np.float32(acc)) if single else acc
+        k >>= 1
+        if k > 0:
+            x *= x
+            m = abs(x)
+            if 0.0 < m < tiny or (m > big and m != float("inf")):
+                return None
+            x = float(np.float32(x)) if single else x
+    return [np.array(acc, dtype)]
+
+
+def _quick_slice(eqn, args: list[Any], memo: dict | None = None) -> list[Any] | None:
+    a = args[0] if len(args) == 1 else None
+    if type(a) is not np.ndarray:
+        return None
+    p = eqn.params
+    if a.ndim == 1:  # x[k] of a Python loop over a vector
+        step = p["strides"][0] if p["strides"] else None
+        return [a[p["start_indices"][0] : p["limit_indices"][0] : step]]
+    return _structural("slice")(eqn, [a])
+
+
+def _quick_squeeze(eqn, args: list[Any], memo: dict | None = None) -> list[Any] | None:
+    a = args[0] if len(args) == 1 else None
+    if type(a) is not np.ndarray:
+        return None
+    return [a.reshape(eqn.outvars[0].aval.shape)]
+
+
+def _quick_scalar_call(eqn, args: list[Any], memo: dict | None = None) -> list[Any] | None:
+    """A one-operand elementwise function of a 0-d float that JAX computed before
+    (``sin(mu[k])`` of an unrolled loop): read from ``memo``; else ``None``."""
+    a = args[0] if len(args) == 1 else None
+    if memo is None or type(a) is not np.ndarray or a.shape:
+        return None
+    key = _memo_key(eqn, [a])
+    return None if key is None or (one := memo.get(key)) is None else [one]
+
+
+#: primitive name -> evaluator of its most common known-value case, tried first
+#: (it returns ``None`` where the case is not its own)
+QUICK: dict[str, Callable[..., list[Any] | None]] = {
+    **{name: _scalar_binary for name in _SCALAR_BINARY},
+    **{name: _quick_scalar_call for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh")},
+    "neg": _scalar_unary,
+    "integer_pow": _scalar_unary,
+    "slice": _quick_slice,
+    "squeeze": _quick_squeeze,
+}
+
+
 def numpy_eval(eqn, args: list[Any], memo: dict | None = None):
     """Evaluate ``eqn`` with numpy when it is integer/boolean index arithmetic.
 
     Returns the list of outputs, or ``None`` when this evaluator does not apply
     (the caller then binds the primitive with JAX).
     """
-    avals = [v.aval for v in eqn.outvars]
     name = eqn.primitive.name
+    first = QUICK.get(name)
+    if first is not None:
+        res = first(eqn, args, memo)
+        if res is not None:
+            return res
+    avals = [v.aval for v in eqn.outvars]
     structural = _structural(name)
     if structural is not None and all(isinstance(a, np.ndarray | np.generic) for a in args):
         # value-moving operations are exact for every dtype
@@ -292,6 +449,9 @@ def _uniform_eval(eqn, args: list[Any], avals, memo: dict | None = None):
             return None
         one = one.astype(avals[0].dtype, copy=False)
         if key is not None and memo is not None:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            one.flags.writeable = False  # shared by later detections
             memo[key] = one
     shape = tuple(int(d) for d in avals[0].shape)
     return [one if shape == () else np.broadcast_to(one, shape)]

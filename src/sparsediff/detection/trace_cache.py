@@ -25,7 +25,7 @@ from typing import Any
 
 from . import compat
 
-__all__ = ["cached_trace", "clear", "MAX_FUNCTIONS", "PER_FUNCTION"]
+__all__ = ["cached_trace", "clear", "folded_constants", "MAX_FUNCTIONS", "PER_FUNCTION"]
 
 MAX_FUNCTIONS = 256
 PER_FUNCTION = 8
@@ -34,9 +34,39 @@ PER_FUNCTION = 8
 _ENTRIES: OrderedDict[int, tuple[weakref.ref, OrderedDict[Hashable, Any]]] = OrderedDict()
 
 
+# closed jaxpr -> {options: {id(equation): known outputs}}; see folded_constants
+_FOLDED: weakref.WeakKeyDictionary[Any, dict[Hashable, dict[int, list[Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def clear() -> None:
     """Forget every cached trace."""
     _ENTRIES.clear()
+    _FOLDED.clear()
+
+
+def folded_constants(closed: Any, options: Hashable) -> dict[int, list[Any]] | None:
+    """The store of constant-folded equations of a traced program, kept as long
+    as the program (the cached trace) lives.
+
+    A top-level equation whose inputs are all known values computes the same
+    outputs every time the same program is interpreted under the same options
+    (its inputs are literals, the program's constants, or outputs of such
+    equations; the traced inputs are never known): detection keeps them by
+    equation here, as ``jax.jit`` keeps constant folding inside its cached
+    executable. ``None`` when the program cannot be referenced weakly.
+    """
+    try:
+        per_options = _FOLDED.get(closed)
+        if per_options is None:
+            per_options = _FOLDED[closed] = {}
+    except TypeError:
+        return None
+    store = per_options.get(options)
+    if store is None:
+        store = per_options[options] = {}
+    return store
 
 
 def _forget(fid: int, ref: weakref.ref) -> None:

@@ -11,7 +11,25 @@ import numpy as np
 
 from .deps import Deps
 
-__all__ = ["Val", "is_float_dtype"]
+__all__ = ["Val", "aval_shape_dtype", "is_float_dtype"]
+
+
+_AVAL_CACHE: dict[Any, tuple[tuple[int, ...], Any]] = {}
+
+
+def aval_shape_dtype(aval: Any) -> tuple[tuple[int, ...], Any]:
+    """``(shape as a tuple of ints, dtype)`` of an abstract value (remembered per aval)."""
+    try:
+        return _AVAL_CACHE[aval]
+    except (KeyError, TypeError):
+        pass
+    out = tuple(int(d) for d in getattr(aval, "shape", ())), getattr(aval, "dtype", None)
+    try:
+        if len(_AVAL_CACHE) < 100_000:
+            _AVAL_CACHE[aval] = out
+    except TypeError:
+        pass
+    return out
 
 
 _FLOAT_CACHE: dict[Any, bool] = {}

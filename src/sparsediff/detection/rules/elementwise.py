@@ -19,6 +19,7 @@ from jax.extend.core import primitives as P
 
 from ..deps import broadcast_rows, take, union
 from ..registry import register_rule
+from ..values import aval_shape_dtype
 
 __all__ = ["DERIVATIVE_ARGS", "ZERO_DERIVATIVE_WHEN", "ALL", "register"]
 
@@ -62,7 +63,7 @@ ZERO_DERIVATIVE_WHEN: dict[str, Callable[[dict], bool]] = {
 
 
 def _out_shape(eqn) -> tuple[int, ...]:
-    return tuple(int(d) for d in eqn.outvars[0].aval.shape)
+    return aval_shape_dtype(eqn.outvars[0].aval)[0]
 
 
 def elementwise_rule(ctx, eqn, invals):

@@ -212,7 +212,15 @@ def _leading_slice(general):
             and all(a == 0 and b == n for a, b, n in zip(start[1:], limit[1:], shape[1:]))
         ):
             inner = math.prod(shape[1:])
-            return [row_range(v.deps, start[0] * inner, limit[0] * inner)]
+            lo, hi = start[0] * inner, limit[0] * inner
+            memo = getattr(ctx, "rule_memo", None)
+            if memo is None or v.deps is None:
+                return [row_range(v.deps, lo, hi)]
+            key = ("rows", id(v.deps), lo, hi)
+            hit = memo.get(key)
+            if hit is None or hit[0] is not v.deps:
+                hit = memo[key] = (v.deps, row_range(v.deps, lo, hi))
+            return [hit[1]]
         return general(ctx, eqn, invals)
 
     return rule
