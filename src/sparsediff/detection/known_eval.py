@@ -27,7 +27,15 @@ import numpy as np
 
 from . import compat
 
-__all__ = ["numpy_eval", "evaluate", "QUICK", "as_numpy", "shared_memo", "FLOAT_EXACT", "MEMO_LIMIT"]
+__all__ = [
+    "numpy_eval",
+    "evaluate",
+    "QUICK",
+    "as_numpy",
+    "shared_memo",
+    "FLOAT_EXACT",
+    "MEMO_LIMIT",
+]
 
 #: most elements :func:`shared_memo` keeps per device context before it starts over
 MEMO_LIMIT = 4096
@@ -39,12 +47,11 @@ def shared_memo() -> dict:
     every detection in this process under the current default device: a constant
     such as ``sin(0.5)`` is computed by JAX once, not once per detection. Its
     entries are keyed by primitive, parameters, dtypes and operand bits."""
-    context = (jax.default_backend(), str(jax.config.jax_default_device))
+    context = (jax.default_backend(), str(getattr(jax.config, "jax_default_device", None)))
     memo = _MEMOS.get(context)
     if memo is None:
         memo = _MEMOS[context] = {}
     return memo
-
 
 
 def _is_int_or_bool(dtype: Any) -> bool:
@@ -342,9 +349,9 @@ def numpy_eval(eqn, args: list[Any], memo: dict | None = None):
     name = eqn.primitive.name
     first = QUICK.get(name)
     if first is not None:
-        res = first(eqn, args, memo)
-        if res is not None:
-            return res
+        quick = first(eqn, args, memo)
+        if quick is not None:
+            return quick
     avals = [v.aval for v in eqn.outvars]
     structural = _structural(name)
     if structural is not None and all(isinstance(a, np.ndarray | np.generic) for a in args):
