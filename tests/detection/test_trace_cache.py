@@ -209,3 +209,22 @@ def test_folded_values_are_read_only_and_go_with_the_trace():
     del f
     gc.collect()
     assert len(trace_cache._FOLDED) == 0
+
+
+def test_a_reused_trace_sees_the_values_of_its_first_trace():
+    """A numpy array the function closes over and the caller changes afterwards: as
+    under jax.jit, the reused trace keeps the first values, for the folded constants
+    and the others alike (no mix of old and new)."""
+    mask = np.zeros(3, np.float32)
+
+    def f(x):
+        doubled = jnp.asarray(mask) * 2.0  # constants only: folded
+        return x * doubled + x * jnp.asarray(mask)
+
+    x = np.ones(3, np.float32)
+    assert sd.jacobian_sparsity(f, x).nnz == 0
+    mask[1] = 1.0
+    assert sd.jacobian_sparsity(f, x).nnz == 0  # the first trace's values
+    assert np.asarray(jax.jit(f)(x)).tolist() == [0.0, 3.0, 0.0]  # jit traces anew
+    trace_cache.clear()
+    assert sd.jacobian_sparsity(f, x).nnz == 1  # a new trace reads the new values

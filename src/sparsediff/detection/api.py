@@ -49,13 +49,31 @@ def _trace(f: Callable, model: CallModel) -> tuple[Any, Structure]:
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     closed, out_shapes = jax.make_jaxpr(model.flat_fun(f), return_shape=True)(*model.traced_specs())
-    closed = compat.discharge_state(closed)
+    closed = _snapshot(compat.discharge_state(closed))
     out_lp, out_treedef = jax.tree_util.tree_flatten_with_path(out_shapes)
     out_leaves = tuple(
         LeafSpec(None, jax.tree_util.keystr(path), tuple(s.shape), _dtype_name(s.dtype))
         for path, s in out_lp
     )
     return closed, Structure(out_leaves, argnums=None, treedef=out_treedef)
+
+
+def _snapshot(closed: Any) -> Any:
+    """``closed`` with its numpy constants copied and made read-only.
+
+    A numpy array that ``f`` closes over becomes a constant of the jaxpr without a
+    copy, so changing the array later would change the cached trace behind its back
+    (and mix with the constant folding kept for it). As under ``jax.jit``, a reused
+    trace sees the values of its first trace."""
+    consts = list(closed.consts)
+    changed = False
+    for i, c in enumerate(consts):
+        if isinstance(c, np.ndarray) and c.flags.writeable:
+            c = c.copy()
+            c.flags.writeable = False
+            consts[i] = c
+            changed = True
+    return closed.replace(consts=consts) if changed else closed
 
 
 def _dtype_name(dtype: Any) -> str:
