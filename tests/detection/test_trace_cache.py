@@ -228,3 +228,18 @@ def test_a_reused_trace_sees_the_values_of_its_first_trace():
     assert np.asarray(jax.jit(f)(x)).tolist() == [0.0, 3.0, 0.0]  # jit traces anew
     trace_cache.clear()
     assert sd.jacobian_sparsity(f, x).nnz == 1  # a new trace reads the new values
+
+
+def test_only_small_folded_values_are_kept():
+    from sparsediff.detection.interpreter import FOLD_MAX_ELEMENTS
+
+    big = FOLD_MAX_ELEMENTS + 1
+
+    def f(x):
+        idx = jnp.arange(big) % 3  # a large constant: computed again, not kept
+        return x[idx[:4]] * jnp.sin(jnp.float32(0.5))
+
+    sd.jacobian_sparsity(f, np.ones(3, np.float32))
+    (stores,) = trace_cache._FOLDED.values()
+    sizes = [np.size(k) for store in stores.values() for ks in store.values() for k in ks]
+    assert sizes and max(sizes) <= FOLD_MAX_ELEMENTS

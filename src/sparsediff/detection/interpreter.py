@@ -35,7 +35,13 @@ from .registry import (
 )
 from .values import Val, aval_shape_dtype, is_float_dtype
 
-__all__ = ["Interpreter", "dense_fallback", "PatternTooLargeError"]
+__all__ = ["Interpreter", "dense_fallback", "PatternTooLargeError", "FOLD_MAX_ELEMENTS"]
+
+
+#: largest output (in elements) of an equation whose folded value is kept with its
+#: trace: the many scalars of an unrolled loop are, large index arrays (cheap per
+#: element to compute again, costly to hold) are not
+FOLD_MAX_ELEMENTS = 4096
 
 
 def _frozen(value: Any) -> Any:
@@ -164,7 +170,11 @@ class Interpreter:
             known = None if folded is None else folded.get(id(eqn))
             if known is None:
                 known = self._try_concrete(eqn, invals, out_avals)
-                if known is not None and folded is not None:
+                if (
+                    known is not None
+                    and folded is not None
+                    and sum(np.size(k) for k in known) <= FOLD_MAX_ELEMENTS
+                ):
                     folded[id(eqn)] = [_frozen(k) for k in known]
             if known is not None:
                 return [self.val_of_aval(a, None, k) for a, k in zip(out_avals, known)]
