@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jax import lax
 
 from sparsediff.detection import compat
@@ -255,3 +257,51 @@ def test_the_shared_memo_is_bounded(monkeypatch):
         evaluate(_eqn(jnp.cos, v), [v], memo)
         assert len(memo) <= 3
     assert all(not v.flags.writeable for v in memo.values())
+
+
+_QUICK_BINARY = {"add": lax.add, "sub": lax.sub, "mul": lax.mul, "div": lax.div, "lt": lax.lt}
+
+
+# the autouse fixture (JAX refused to numpy_eval) is the same for every example
+_ANY = {"suppress_health_check": [HealthCheck.function_scoped_fixture]}
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, **_ANY)
+@given(
+    width=st.sampled_from([32, 64]),
+    name=st.sampled_from(sorted(_QUICK_BINARY)),
+    data=st.data(),
+)
+def test_quick_scalar_arithmetic_equals_jax_on_any_floats(width, name, data):
+    """Any two floats of one width (subnormals, huge values, NaN and infinities
+    included): the quick Python-float path answers as JAX does, bit for bit, or
+    leaves the equation to the other paths."""
+    dtype = np.float32 if width == 32 else np.float64
+    floats = st.floats(width=width, allow_nan=True, allow_infinity=True, allow_subnormal=True)
+    a = np.asarray(dtype(data.draw(floats)))
+    b = np.asarray(dtype(data.draw(floats)))
+    with _x64(dtype):
+        eqn = _eqn(_QUICK_BINARY[name], a, b)
+        got = numpy_eval(eqn, [a, b])
+        if got is not None:
+            assert _same_bits(got[0], _jax_value(eqn, [a, b])), (name, a, b, got[0])
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, **_ANY)
+@given(
+    width=st.sampled_from([32, 64]),
+    y=st.integers(min_value=1, max_value=9),
+    data=st.data(),
+)
+def test_quick_integer_powers_equal_jax_on_any_floats(width, y, data):
+    dtype = np.float32 if width == 32 else np.float64
+    floats = st.one_of(
+        st.floats(width=width, allow_nan=True, allow_infinity=True, allow_subnormal=True),
+        st.floats(min_value=-4.0, max_value=4.0, width=width),  # where rounding shows
+    )
+    a = np.asarray(dtype(data.draw(floats)))
+    with _x64(dtype):
+        eqn = _eqn(lambda v: lax.integer_pow(v, y), a)
+        got = numpy_eval(eqn, [a])
+        if got is not None:
+            assert _same_bits(got[0], _jax_value(eqn, [a])), (y, a, got[0])
