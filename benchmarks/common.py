@@ -63,8 +63,15 @@ class Timing:
         return min(self.times)
 
 
-def time_call(fn: Callable[[], Any], repeats: int, long_call: float | None = None) -> Timing:
+def time_call(
+    fn: Callable[[], Any],
+    repeats: int,
+    long_call: float | None = None,
+    setup: Callable[[], Any] | None = None,
+) -> Timing:
     """Calls ``fn()`` ``repeats`` times and returns the times and the last call's result.
+
+    ``setup()``, when given, runs before every call, outside the timed region.
 
     A ``gc.collect()`` precedes every call (outside the timed region) so that garbage left by
     the previous call is not charged to the next one; the garbage collector stays enabled during
@@ -80,6 +87,8 @@ def time_call(fn: Callable[[], Any], repeats: int, long_call: float | None = Non
     result = None
     for _ in range(repeats):
         result = None  # drop the previous result before collecting
+        if setup is not None:
+            setup()
         gc.collect()
         t0 = time.perf_counter()
         result = fn()

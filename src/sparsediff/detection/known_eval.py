@@ -33,6 +33,7 @@ __all__ = [
     "QUICK",
     "as_numpy",
     "shared_memo",
+    "clear_memos",
     "FLOAT_EXACT",
     "MEMO_LIMIT",
 ]
@@ -40,6 +41,11 @@ __all__ = [
 #: most elements :func:`shared_memo` keeps per device context before it starts over
 MEMO_LIMIT = 4096
 _MEMOS: dict[Any, dict] = {}
+
+
+def clear_memos() -> None:
+    """Forget every constant element remembered by :func:`shared_memo`."""
+    _MEMOS.clear()
 
 
 def shared_memo() -> dict:
