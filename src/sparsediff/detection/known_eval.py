@@ -229,6 +229,13 @@ _SCALAR_BINARY: dict[str, tuple[Callable, bool]] = {
 _MAX = {d: float(np.finfo(d).max) for d in _FLOAT_DTYPES}
 _TINY_FLOAT = {d: float(t) for d, t in _TINY.items()}
 _BOOL = np.dtype(np.bool_)
+_INF = float("inf")
+
+
+def _off_range(m: float, tiny: float, big: float) -> bool:
+    """Whether a magnitude is subnormal or finite beyond the dtype's largest value
+    (results the quick paths leave to the general ones)."""
+    return 0.0 < m < tiny or (m > big and m != _INF)
 
 
 def _scalar_binary(eqn, args: list[Any], memo: dict | None = None) -> list[Any] | None:
@@ -258,8 +265,7 @@ def _scalar_binary(eqn, args: list[Any], memo: dict | None = None) -> list[Any] 
     if not entry[1]:
         out = np.array(r, _BOOL)
     else:
-        m = abs(r)
-        if 0.0 < m < tiny or (m > _MAX[dtype] and m != float("inf")):
+        if _off_range(abs(r), tiny, _MAX[dtype]):
             return None
         out = np.array(r, dtype)
     return [out] if out.dtype == eqn.outvars[0].aval.dtype else None
@@ -292,15 +298,13 @@ def _scalar_unary(eqn, args: list[Any], memo: dict | None = None) -> list[Any] |
                 acc = x
             else:
                 acc *= x
-                m = abs(acc)
-                if 0.0 < m < tiny or (m > big and m != float("inf")):
+                if _off_range(abs(acc), tiny, big):
                     return None
                 acc = float(np.float32(acc)) if single else acc
         k >>= 1
         if k > 0:
             x *= x
-            m = abs(x)
-            if 0.0 < m < tiny or (m > big and m != float("inf")):
+            if _off_range(abs(x), tiny, big):
                 return None
             x = float(np.float32(x)) if single else x
     return [np.array(acc, dtype)]

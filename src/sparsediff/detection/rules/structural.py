@@ -217,8 +217,8 @@ def _leading_slice(general):
             if memo is None or v.deps is None:
                 return [row_range(v.deps, lo, hi)]
             key = ("rows", id(v.deps), lo, hi)
-            hit = memo.get(key)
-            if hit is None or hit[0] is not v.deps:
+            hit = memo.get(key)  # holds v.deps, so its id is not reused meanwhile
+            if hit is None:
                 hit = memo[key] = (v.deps, row_range(v.deps, lo, hi))
             return [hit[1]]
         return general(ctx, eqn, invals)
