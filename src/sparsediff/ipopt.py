@@ -206,7 +206,7 @@ class IpoptProblem:
         jac = self.jac
         if jac is None:  # no constraints
             return np.zeros(0)
-        return self._timed("jacobian", lambda z: jac(z).values, self._x(x))
+        return self._timed("jacobian", jac.nonzeros, self._x(x))
 
     def hessianstructure(self) -> tuple[np.ndarray, np.ndarray]:
         return self._hess_rows, self._hess_cols
@@ -214,7 +214,7 @@ class IpoptProblem:
     def hessian(self, x: Any, lagrange: Any, obj_factor: float) -> np.ndarray:
         sigma = np.asarray(obj_factor, self._np_dtype)
         lam = np.asarray(lagrange, self._np_dtype).reshape(-1)
-        return self._timed("hessian", lambda z: self.hess(z, sigma, lam).values, self._x(x))
+        return self._timed("hessian", self.hess.nonzeros, self._x(x), sigma, lam)
 
     # -- solving ----------------------------------------------------------------
     def problem(self):

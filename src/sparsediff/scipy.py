@@ -88,7 +88,7 @@ class Residual(_Adapter):
         return np.asarray(self._fun(self._x(x)), dtype=np.float64)
 
     def jac(self, x: Any, *_: Any) -> sp.csr_array:
-        return _csr(self.derivative(self._x(x)).values, self.pattern)
+        return _csr(self.derivative.nonzeros(self._x(x)), self.pattern)
 
     @property
     def jac_sparsity(self) -> sp.csr_array:
@@ -134,7 +134,7 @@ class Objective(_Adapter):
         return self._vg(x)[1]
 
     def hess(self, x: Any) -> sp.csr_array:
-        return _csr(self.derivative(self._x(x)).values, self.pattern)
+        return _csr(self.derivative.nonzeros(self._x(x)), self.pattern)
 
     def hessp(self, x: Any, p: Any) -> np.ndarray:
         out = self._hvp(self._x(x), self._x(p))
@@ -176,7 +176,7 @@ class Constraint(_Adapter):
 
     def hess(self, x: Any, v: Any) -> sp.csr_array:
         v = jnp.asarray(np.asarray(v).reshape(-1), self.dtype)
-        return _csr(self.lagrangian_derivative(self._x(x), v).values, self.hess_pattern)
+        return _csr(self.lagrangian_derivative.nonzeros(self._x(x), v), self.hess_pattern)
 
     def as_nonlinear_constraint(self, lb: Any, ub: Any) -> scipy.optimize.NonlinearConstraint:
         return scipy.optimize.NonlinearConstraint(self.fun, lb, ub, jac=self.jac, hess=self.hess)

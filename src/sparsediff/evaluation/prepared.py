@@ -84,11 +84,7 @@ class SparseDerivative:
         sig = Signature.of(args, kwargs)
         if sig != self.plan.signature:
             if not sig.same_arrays(self.plan.signature):
-                raise ValueError(
-                    f"this sparse {self.kind} was prepared for other arguments: "
-                    f"{self.plan.signature.describe_mismatch(sig)}. Prepare it again for these "
-                    "(or use the lazy form sparsediff.jacobian(f) without sample arguments)."
-                )
+                raise ValueError(self._mismatch(sig))
             # only static keyword values differ: prepare for them (cached)
             variant = self._variants.get(sig)
             if variant is None:
@@ -98,6 +94,46 @@ class SparseDerivative:
         return self._finish_checked(
             args, kwargs, self._raw(args, self.plan.model.kw_dynamic(kwargs))
         )
+
+    def _mismatch(self, sig: Signature) -> str:
+        return (
+            f"this sparse {self.kind} was prepared for other arguments: "
+            f"{self.plan.signature.describe_mismatch(sig)}. Prepare it again for these "
+            "(or use the lazy form sparsediff.jacobian(f) without sample arguments)."
+        )
+
+    def nonzeros(self, *args: Any) -> Any:
+        """The derivative's nonzero values alone, in :attr:`output_pattern`'s row-major
+        order (``output_pattern.rows`` / ``.cols`` say where each one goes).
+
+        For callers that hold the pattern already, such as a solver's callback that is
+        called thousands of times: no output object is built around the values. Takes
+        the prepared positional arguments (no keyword arguments); a derivative prepared
+        with ``with_value`` or ``has_aux`` has more than values to give, so it refuses.
+        """
+        if self.with_value or self.has_aux:
+            raise TypeError(
+                "nonzeros() returns the derivative's values only; this derivative was "
+                "prepared with with_value or has_aux: call it instead"
+            )
+        if self._plain is None or not _matches(args, self._plain):
+            sig = Signature.of(args, {})
+            if sig != self.plan.signature:
+                raise ValueError(self._mismatch(sig))
+        out = self._raw(args, [])
+        if self._verify_pending and not _traced(args):
+            verify_user_pattern(self, args, {}, out[0])
+            self._verify_pending = False
+        values = out[0]
+        if self.output_format == "dense":
+            pattern = self.output_pattern
+            return values[np.asarray(pattern.rows), np.asarray(pattern.cols)]
+        order = self.plan.layout.order
+        if order is not None:  # values in evaluation order (see .layout): back in order
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(order.size, dtype=order.dtype)
+            return values[inverse]
+        return values
 
     def _finish_checked(self, args, kwargs, out):
         if self._verify_pending and not _traced(args):
