@@ -53,15 +53,25 @@ package otherwise turns them off), with ``JAX_ENABLE_X64=1``.  CasADi runs the s
   Jacobian, Hessian), the JIT compilation; 0 for CasADi (its SX functions are interpreted,
   nothing is compiled);
 * *solve*: the wall time of Ipopt's solve, callbacks included;
-* *deriv./iter.*: time in the Jacobian and Hessian callbacks during the solve divided by
-  Ipopt's iterations (CasADi: ``t_wall_nlp_jac_g + t_wall_nlp_hess_l`` of ``stats()`` over
-  ``iter_count``; sparsediff: ``IpoptProblem.stats``, its iterations being its Hessian
-  evaluations, one per iteration);
+* *deriv./iter.*: time in the derivative callbacks (gradient of the objective, Jacobian of
+  the constraints, Hessian of the Lagrangian) during the solve divided by Ipopt's iterations
+  (CasADi: ``t_wall_nlp_grad_f + t_wall_nlp_jac_g + t_wall_nlp_hess_l`` of ``stats()`` over
+  ``iter_count``; sparsediff: its ``"first_derivatives"`` and ``"hessian"`` evaluations of
+  ``IpoptProblem.stats``, its iterations being its Hessian evaluations, one per iteration;
+  sparsediff computes the gradient and the Jacobian's values in one call at each point where
+  Ipopt asks for them, CasADi in two functions);
 * *total*: import + preparation + compilation + solve, the definition-to-solution time of a
   fresh process (interpreter start-up and exit, the same for both, left out).
 
 A second table splits the solve into the derivative callbacks, the function callbacks
-(objective, gradient, constraints) and Ipopt's own work (the rest: mostly MUMPS).
+(objective and constraint values) and Ipopt's own work (the rest: mostly MUMPS).
+
+JAX's CPU dispatch: sparsediff's children run with ``jax_cpu_enable_async_dispatch`` off
+(``--dispatch sync``, the default, as ``docs/how-to/ipopt.md`` recommends for Ipopt): a
+compiled function then runs on the calling thread instead of a worker thread, which saves a
+hand-over between threads on every callback.  At the smallest size of each problem
+sparsediff also runs warm with the other setting (JAX's default, ``async``), in a table of
+its own.
 
 Verdicts (``benchmarks.verdicts.nlp_verdicts``): sparsediff ran every case, and Ipopt
 converged with its derivatives wherever it converged with CasADi's (a case where Ipopt fails
@@ -125,6 +135,11 @@ IPOPT_OPTIONS: dict[str, Any] = {
 }
 #: the variable that passes the cache directory to a child
 CACHE_ENV = "SPARSEDIFF_COMPILATION_CACHE"
+#: the variable that tells a sparsediff child how JAX dispatches on the CPU (:data:`DISPATCHES`)
+DISPATCH_ENV = "SPARSEDIFF_NLP_DISPATCH"
+#: ``sync``: JAX's asynchronous CPU dispatch turned off, as the Ipopt how-to recommends;
+#: ``async``: JAX's default
+DISPATCHES: tuple[str, ...] = ("sync", "async")
 #: seconds a child may take before it is stopped (``--timeout``)
 CHILD_TIMEOUT = 1800.0
 
@@ -168,11 +183,9 @@ def measure_casadi(problem: str, size: int, t_start: float | None = None) -> dic
     t_solve = time.perf_counter() - t0
     st = solver.stats()
     iters = int(st["iter_count"])
-    jac, hess = float(st["t_wall_nlp_jac_g"]), float(st["t_wall_nlp_hess_l"])
-    other = sum(
-        float(st.get(k, 0.0))
-        for k in ("t_wall_nlp_f", "t_wall_nlp_g", "t_wall_nlp_grad_f", "t_wall_nlp_grad")
-    )
+    first = float(st["t_wall_nlp_grad_f"]) + float(st["t_wall_nlp_jac_g"])
+    hess = float(st["t_wall_nlp_hess_l"])
+    other = sum(float(st.get(k, 0.0)) for k in ("t_wall_nlp_f", "t_wall_nlp_g", "t_wall_nlp_grad"))
     return {
         "tool": "casadi",
         "problem": problem,
@@ -186,10 +199,10 @@ def measure_casadi(problem: str, size: int, t_start: float | None = None) -> dic
         "prepare_s": t_prepare,
         "compile_s": 0.0,
         "solve_s": t_solve,
-        "jac_s": jac,
+        "grad_jac_s": first,
         "hess_s": hess,
         "other_s": other,
-        "jac_calls": int(st.get("n_call_nlp_jac_g", 0)),
+        "grad_jac_calls": int(st.get("n_call_nlp_grad_f", 0)) + int(st.get("n_call_nlp_jac_g", 0)),
         "hess_calls": int(st.get("n_call_nlp_hess_l", 0)),
         "iterations": iters,
         "objective": float(np.asarray(sol["f"]).reshape(-1)[0]),
@@ -207,6 +220,12 @@ def measure_sparsediff(problem: str, size: int, t_start: float | None = None) ->
         # (SPARSEDIFF_CACHE=off): this child uses the directory its parent gave it
         os.environ["SPARSEDIFF_CACHE"] = cache_dir
     import jax
+
+    dispatch = os.environ.get(DISPATCH_ENV, DISPATCHES[0])
+    if dispatch not in DISPATCHES:
+        raise ValueError(f"{DISPATCH_ENV}={dispatch!r}; expected one of {DISPATCHES}")
+    # before JAX makes its CPU client (the setting is read then): see docs/how-to/ipopt.md
+    jax.config.update("jax_cpu_enable_async_dispatch", dispatch == "async")
     import numpy as np
 
     import sparsediff
@@ -248,6 +267,7 @@ def measure_sparsediff(problem: str, size: int, t_start: float | None = None) ->
     msg = info.get("status_msg", b"")
     return {
         "tool": "sparsediff",
+        "dispatch": dispatch,
         "ipopt_interface": _ipopt_interface(),
         "problem": problem,
         "size": size,
@@ -261,10 +281,10 @@ def measure_sparsediff(problem: str, size: int, t_start: float | None = None) ->
         "compile_s": sum(compile_parts.values()),
         "compile_parts": compile_parts,
         "solve_s": t_solve,
-        "jac_s": used["jacobian"][1],
+        "grad_jac_s": used["first_derivatives"][1],
         "hess_s": used["hessian"][1],
-        "other_s": used["other"][1],
-        "jac_calls": used["jacobian"][0],
+        "other_s": used["functions"][1],
+        "grad_jac_calls": used["first_derivatives"][0],
         "hess_calls": used["hessian"][0],
         # Ipopt evaluates the Lagrangian Hessian once per iteration
         "iterations": used["hessian"][0],
@@ -301,7 +321,7 @@ def _ipopt_version() -> str:
 def finish_row(row: dict[str, Any]) -> dict[str, Any]:
     """Adds the derived columns (total, derivative time, per-iteration time, Ipopt's own)."""
     row["total_s"] = row["import_s"] + row["prepare_s"] + row["compile_s"] + row["solve_s"]
-    row["deriv_s"] = row["jac_s"] + row["hess_s"]
+    row["deriv_s"] = row["grad_jac_s"] + row["hess_s"]
     iters = row.get("iterations") or 0
     row["deriv_per_iter_ms"] = 1e3 * row["deriv_s"] / iters if iters else None
     row["ipopt_s"] = max(row["solve_s"] - row["deriv_s"] - row["other_s"], 0.0)
@@ -335,7 +355,7 @@ def child_main(tool: str, problem: str, size: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def child_environment(cache_dir: str) -> dict[str, str]:
+def child_environment(cache_dir: str, dispatch: str = DISPATCHES[0]) -> dict[str, str]:
     """The child's environment: importable benchmarks, float64, the cache directory.
 
     The directory goes to the child as ``SPARSEDIFF_COMPILATION_CACHE``; a sparsediff child
@@ -347,14 +367,22 @@ def child_environment(cache_dir: str) -> dict[str, str]:
     env = child_env()
     env["JAX_ENABLE_X64"] = "1"
     env[CACHE_ENV] = cache_dir
+    env[DISPATCH_ENV] = dispatch
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     return env
 
 
 def run_case(
-    tool: str, problem: str, size: int, run: str, cache_dir: str, timeout: float = CHILD_TIMEOUT
+    tool: str,
+    problem: str,
+    size: int,
+    run: str,
+    cache_dir: str,
+    timeout: float = CHILD_TIMEOUT,
+    dispatch: str = DISPATCHES[0],
 ) -> dict[str, Any]:
-    """Runs one case in a fresh interpreter; the child's row plus ``run``, labels, wall time."""
+    """Runs one case in a fresh interpreter; the child's row plus ``run``, labels, wall time
+    (and, for sparsediff, JAX's CPU ``dispatch``)."""
     from .common import REPO_ROOT
 
     argv = [sys.executable, "-m", "benchmarks.nlp", "--child", tool, problem, str(size)]
@@ -366,12 +394,14 @@ def run_case(
         "size_label": size_label(problem, size),
         "n": num_variables(problem, size),
     }
+    if tool == "sparsediff":
+        base["dispatch"] = dispatch
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
             argv,
             cwd=REPO_ROOT,
-            env=child_environment(cache_dir),
+            env=child_environment(cache_dir, dispatch),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -395,30 +425,45 @@ def run_all(
     sizes: Mapping[str, Sequence[int]],
     tools: Sequence[str],
     timeout: float = CHILD_TIMEOUT,
+    dispatch: str = DISPATCHES[0],
+    compare_dispatch: bool = True,
 ) -> list[dict[str, Any]]:
-    """Every case, cold then warm, each tool in its own processes; one cache per case."""
+    """Every case, cold then warm, each tool in its own processes; one cache per case.
+
+    sparsediff runs with JAX's CPU ``dispatch``; with ``compare_dispatch``, at the smallest
+    size of each problem it runs once more, warm, with the other setting (those rows carry
+    it as ``dispatch``; :func:`main_rows` leaves them out of the other tables)."""
     from .common import log
 
+    other = next(d for d in DISPATCHES if d != dispatch)
     rows = []
     for problem in problems:
-        for size in sizes[problem]:
+        for k, size in enumerate(sizes[problem]):
             cache_dir = tempfile.mkdtemp(prefix="sparsediff-nlp-cache-")
+            cases = [(run, tool, dispatch) for run in RUNS for tool in tools]
+            if compare_dispatch and k == 0 and "sparsediff" in tools:
+                cases.append(("warm", "sparsediff", other))
             try:
-                for run in RUNS:
-                    for tool in tools:
-                        log(f"{problem} {size_label(problem, size)} {tool} ({run}) ...")
-                        row = run_case(tool, problem, size, run, cache_dir, timeout)
-                        if "error" in row:
-                            log(f"  {row['error']}")
-                        else:
-                            log(
-                                f"  total {row['total_s']:.2f} s, {row['iterations']} "
-                                f"iterations, objective {row['objective']:.10g}"
-                            )
-                        rows.append(row)
+                for run, tool, how in cases:
+                    note = f", {how} dispatch" if how != dispatch else ""
+                    log(f"{problem} {size_label(problem, size)} {tool} ({run}{note}) ...")
+                    row = run_case(tool, problem, size, run, cache_dir, timeout, how)
+                    if "error" in row:
+                        log(f"  {row['error']}")
+                    else:
+                        log(
+                            f"  total {row['total_s']:.2f} s, {row['iterations']} "
+                            f"iterations, objective {row['objective']:.10g}"
+                        )
+                    rows.append(row)
             finally:
                 shutil.rmtree(cache_dir, ignore_errors=True)
     return rows
+
+
+def main_rows(rows: Sequence[Mapping[str, Any]], dispatch: str) -> list[Mapping[str, Any]]:
+    """The rows of the main runs: CasADi's, and sparsediff's with JAX's CPU ``dispatch``."""
+    return [r for r in rows if r.get("dispatch", dispatch) == dispatch]
 
 
 # --------------------------------------------------------------------------------------------
@@ -561,7 +606,7 @@ def breakdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
                 r["size_label"],
                 TOOL_NAMES[r["tool"]],
                 fmt_seconds(r["solve_s"]),
-                f"{fmt_seconds(r['jac_s'])} / {r['jac_calls']}",
+                f"{fmt_seconds(r['grad_jac_s'])} / {r['grad_jac_calls']}",
                 f"{fmt_seconds(r['hess_s'])} / {r['hess_calls']}",
                 fmt_seconds(r["other_s"]),
                 fmt_seconds(r["ipopt_s"]),
@@ -573,13 +618,65 @@ def breakdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
         "size",
         "tool",
         "solve",
-        "Jacobian (time / calls)",
+        "grad f, Jacobian (time / calls)",
         "Hessian (time / calls)",
-        "f, grad f, c",
+        "f, c",
         "Ipopt itself",
         "AD passes J / H",
     ]
     return markdown_table(headers, body, align="lll" + "r" * 6)
+
+
+def dispatch_table(rows: Sequence[Mapping[str, Any]], dispatch: str) -> str:
+    """sparsediff's warm runs with both CPU dispatch settings, beside CasADi's warm run."""
+    from .common import markdown_table
+
+    def per_call(r: Mapping[str, Any], kind: str) -> str:
+        calls = r.get(f"{kind}_calls") or 0
+        return f"{1e6 * r[f'{kind}_s'] / calls:.0f}" if calls else "-"
+
+    warm = [r for r in rows if r["run"] == "warm" and "error" not in r]
+    body = []
+    for r in warm:
+        if r["tool"] != "sparsediff" or r["dispatch"] == dispatch:
+            continue
+        key = (r["problem"], r["size"])
+        main = next(
+            (q for q in warm if q["tool"] == "sparsediff" and (q["problem"], q["size"]) == key
+             and q["dispatch"] == dispatch), None,
+        )  # fmt: skip
+        cas = next(
+            (q for q in warm if q["tool"] == "casadi" and (q["problem"], q["size"]) == key), None
+        )
+        if main is None:
+            continue
+        by = {dispatch: main, r["dispatch"]: r}
+        sync, asyn = by["sync"], by["async"]
+        body.append(
+            [
+                r["problem"],
+                r["size_label"],
+                _ms(cas["deriv_per_iter_ms"]) if cas else "-",
+                _ms(sync["deriv_per_iter_ms"]),
+                _ms(asyn["deriv_per_iter_ms"]),
+                _ratio(asyn["deriv_per_iter_ms"], sync["deriv_per_iter_ms"]),
+                f"{per_call(sync, 'grad_jac')} / {per_call(asyn, 'grad_jac')}",
+                f"{per_call(sync, 'hess')} / {per_call(asyn, 'hess')}",
+                f"{sync['solve_s'] * 1e3:.1f} / {asyn['solve_s'] * 1e3:.1f}",
+            ]
+        )
+    headers = [
+        "problem",
+        "size",
+        "CasADi deriv./iter. (ms)",
+        "sparsediff, sync (ms)",
+        "sparsediff, async: JAX's default (ms)",
+        "async / sync",
+        "grad f + Jacobian per call, sync / async (us)",
+        "Hessian per call, sync / async (us)",
+        "solve, sync / async (ms)",
+    ]
+    return markdown_table(headers, body, align="ll" + "r" * 7)
 
 
 def versions_line(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -636,6 +733,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=CHILD_TIMEOUT,
         help="seconds one case may take (default %(default)s)",
     )
+    ap.add_argument(
+        "--dispatch",
+        choices=DISPATCHES,
+        default=DISPATCHES[0],
+        help="JAX's CPU dispatch for sparsediff's runs (default %(default)s, as the Ipopt "
+        "how-to recommends; the smallest size of each problem also runs with the other)",
+    )
     ap.add_argument("--child", nargs=3, metavar=("TOOL", "PROBLEM", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -669,7 +773,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     sizes = QUICK_SIZES if args.quick else SIZES
-    rows = run_all(args.problems, sizes, tools, args.timeout) if tools else []
+    every = run_all(args.problems, sizes, tools, args.timeout, args.dispatch) if tools else []
+    rows = main_rows(every, args.dispatch)
     if rows:
         print(versions_line(rows) + "\n")
     for problem in args.problems:
@@ -685,6 +790,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Ipopt itself: the solve minus the callbacks (mostly MUMPS; the two tools link "
             "different Ipopt and MUMPS builds, see above).\n"
         )
+    if len(every) > len(rows):
+        print("## JAX's CPU dispatch (warm runs at the smallest size)\n")
+        print(
+            "JAX runs a compiled CPU function on a worker thread by default (asynchronous "
+            'dispatch); with `jax.config.update("jax_cpu_enable_async_dispatch", False)`, '
+            "set before JAX's first computation, it runs on the caller's thread. A small "
+            "callback then skips the hand-over between threads. sparsediff's runs above use "
+            f"**{args.dispatch}** dispatch.\n"
+        )
+        print(dispatch_table(every, args.dispatch) + "\n")
 
     found = verdicts.nlp_verdicts(rows, args.quick, chain_size=10**4)
     print("## Verdicts\n")
@@ -692,7 +807,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"(total benchmark wall time {math.ceil(time.perf_counter() - t_all)} s)")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1, default=str)
+            json.dump(every, fh, indent=1, default=str)
     return verdicts.exit_code(found, args.quick)
 
 

@@ -12,15 +12,18 @@ Hessian's lower triangle only). :class:`IpoptProblem` prepares both once:
   patterns of ``f`` and of every ``cᵢ``), colored once (star or acyclic), its
   lower triangle handed to Ipopt.
 
-Objective, gradient and constraints are one jitted function (one compilation),
-evaluated once per point Ipopt asks about: the objective and constraint values
-and the gradient of a point come from the same call (a rejected line-search
-trial point also computes its gradient, which Ipopt does not ask for). Every
-callback takes Ipopt's numpy arrays as they are and returns host numpy arrays
-in float64. ``solve`` calls Ipopt's shared library through its C interface
-(:mod:`sparsediff.ipopt_capi`: Debian's ``coinor-libipopt1v5`` or conda-forge's
-``ipopt`` is all it needs), else cyipopt; :meth:`IpoptProblem.problem` returns a
-``cyipopt.Problem`` for those who drive cyipopt themselves.
+Three compiled functions serve the five callbacks, each evaluated once per point
+Ipopt asks about: the objective and constraint values together (what a line-search
+trial point needs), the gradient and the Jacobian's values together (what Ipopt
+asks for at an accepted point, one after the other), and the Hessian of the
+Lagrangian. Every JAX call has a fixed cost, which at about 10^3 variables
+outweighs the AD passes themselves, so fewer calls per iteration is what counts
+there (see ``docs/how-to/ipopt.md``). Every callback takes Ipopt's numpy arrays as
+they are and returns host numpy arrays in float64. ``solve`` calls Ipopt's shared
+library through its C interface (:mod:`sparsediff.ipopt_capi`: Debian's
+``coinor-libipopt1v5`` or conda-forge's ``ipopt`` is all it needs), else cyipopt;
+:meth:`IpoptProblem.problem` returns a ``cyipopt.Problem`` for those who drive
+cyipopt themselves.
 """
 
 from __future__ import annotations
@@ -82,7 +85,10 @@ class IpoptProblem:
     ``print_level=0``) and returns ``(x, info)`` with ``x`` in ``x0``'s shape.
     The callbacks (``objective``, ``gradient``, ``constraints``, ``jacobian``,
     ``jacobianstructure``, ``hessian``, ``hessianstructure``) follow cyipopt's
-    problem-object protocol and count their calls and time in ``stats``.
+    problem-object protocol. ``stats`` counts the evaluations and their seconds:
+    ``"functions"`` (objective and constraint values), ``"first_derivatives"``
+    (gradient and Jacobian) and ``"hessian"``; a callback answered from the
+    evaluation at the same point adds nothing.
     """
 
     def __init__(
@@ -117,16 +123,6 @@ class IpoptProblem:
             return jnp.ravel(constraints(x))
 
         self.m = int(jax.eval_shape(c, spec).size)
-
-        def first_order(x):
-            value, grad = jax.value_and_grad(f)(x)
-            return value, grad, c(x)
-
-        # f, its gradient and c in one executable (one compilation instead of
-        # three); Ipopt asks for them at the same points, so the last point's
-        # results are kept for the next call
-        self._first_order = jax.jit(first_order)
-        self._last: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None
         self._np_dtype = np.dtype(self.dtype)
         self.lb = _bounds(lb, self.n, -np.inf, "lb")
         self.ub = _bounds(ub, self.n, np.inf, "ub")
@@ -158,7 +154,14 @@ class IpoptProblem:
         pattern = self.hess.output_pattern
         self._hess_rows = np.asarray(pattern.rows)
         self._hess_cols = np.asarray(pattern.cols)
-        self.stats = {"jacobian": [0, 0.0], "hessian": [0, 0.0], "other": [0, 0.0]}
+
+        jac_values = self.jac.nonzeros if self.jac is not None else (lambda x: jnp.zeros(0))
+
+        # the values at a trial point; the first derivatives at an accepted one
+        # (inside one executable the Jacobian's passes run beside the gradient's)
+        self._functions = _AtPoint(jax.jit(lambda x: (f(x), c(x))))
+        self._first = _AtPoint(jax.jit(lambda x: (jax.grad(f)(x), jac_values(x))))
+        self.stats = {"functions": [0, 0.0], "first_derivatives": [0, 0.0], "hessian": [0, 0.0]}
 
     # -- helpers ----------------------------------------------------------------
     def _x(self, x: Any) -> np.ndarray:
@@ -166,47 +169,33 @@ class IpoptProblem:
         # built here; the executable takes host buffers)
         return np.asarray(x, dtype=self._np_dtype).reshape(self.shape)
 
-    def _timed(self, key: str, fn: Callable, *args: Any) -> np.ndarray:
-        t = time.perf_counter()
-        out = np.asarray(fn(*args), dtype=np.float64)
-        s = self.stats[key]
-        s[0] += 1
-        s[1] += time.perf_counter() - t
-        return out
-
-    def _first(self, x: Any, index: int) -> np.ndarray:
-        """Output ``index`` of ``(f, grad f, c)`` at ``x``, computed once per point."""
-        t = time.perf_counter()
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
-        last = self._last
-        if last is None or not np.array_equal(last[0], x):
-            outs = self._first_order(self._x(x))
-            last = self._last = (x.copy(), tuple(np.asarray(o, np.float64) for o in outs))
-        s = self.stats["other"]
-        s[0] += 1
-        s[1] += time.perf_counter() - t
-        return last[1][index]
+    def _at(self, which: _AtPoint, key: str, x: Any) -> tuple[np.ndarray, ...]:
+        outs, seconds = which(np.asarray(x, dtype=np.float64).reshape(-1), self._x)
+        if seconds is not None:
+            s = self.stats[key]
+            s[0] += 1
+            s[1] += seconds
+        return outs
 
     # -- cyipopt's problem protocol --------------------------------------------
     def objective(self, x: Any) -> float:
-        return float(self._first(x, 0))
+        return float(self._at(self._functions, "functions", x)[0])
 
     def gradient(self, x: Any) -> np.ndarray:
-        return self._first(x, 1).reshape(-1).copy()
+        return self._at(self._first, "first_derivatives", x)[0].reshape(-1).copy()
 
     def constraints(self, x: Any) -> np.ndarray:
         if not self.m:
             return np.zeros(0)
-        return self._first(x, 2).reshape(-1).copy()
+        return self._at(self._functions, "functions", x)[1].reshape(-1).copy()
 
     def jacobianstructure(self) -> tuple[np.ndarray, np.ndarray]:
         return self._jac_rows, self._jac_cols
 
     def jacobian(self, x: Any) -> np.ndarray:
-        jac = self.jac
-        if jac is None:  # no constraints
+        if self.jac is None:  # no constraints
             return np.zeros(0)
-        return self._timed("jacobian", jac.nonzeros, self._x(x))
+        return self._at(self._first, "first_derivatives", x)[1].copy()
 
     def hessianstructure(self) -> tuple[np.ndarray, np.ndarray]:
         return self._hess_rows, self._hess_cols
@@ -214,7 +203,12 @@ class IpoptProblem:
     def hessian(self, x: Any, lagrange: Any, obj_factor: float) -> np.ndarray:
         sigma = np.asarray(obj_factor, self._np_dtype)
         lam = np.asarray(lagrange, self._np_dtype).reshape(-1)
-        return self._timed("hessian", self.hess.nonzeros, self._x(x), sigma, lam)
+        t = time.perf_counter()
+        out = np.asarray(self.hess.nonzeros(self._x(x), sigma, lam), dtype=np.float64)
+        s = self.stats["hessian"]
+        s[0] += 1
+        s[1] += time.perf_counter() - t
+        return out
 
     # -- solving ----------------------------------------------------------------
     def problem(self):
@@ -261,3 +255,23 @@ class IpoptProblem:
             f"{0 if self.jac is None else self.jac.num_colors} Jacobian, "
             f"{self.hess.num_colors} Hessian)"
         )
+
+
+class _AtPoint:
+    """A jitted function of ``x`` whose host results at the last point are kept:
+    Ipopt asks for several of them at one point, in separate callbacks."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.x: np.ndarray | None = None
+        self.outs: tuple[np.ndarray, ...] = ()
+
+    def __call__(self, x: np.ndarray, shaped: Callable) -> tuple[tuple[np.ndarray, ...], Any]:
+        """``(results at x, seconds spent)``, the seconds None when they were kept."""
+        if self.x is not None and np.array_equal(self.x, x):
+            return self.outs, None
+        t = time.perf_counter()
+        outs = self.fn(shaped(x))
+        self.outs = tuple(np.asarray(o, np.float64) for o in outs)
+        self.x = x.copy()
+        return self.outs, time.perf_counter() - t

@@ -176,14 +176,23 @@ def test_sparsediff_alone() -> None:
 
 def test_main_exit_codes_and_tables(monkeypatch, capsys) -> None:
     def fake_rows(wrong: bool):
-        def run_all(problems, sizes, tools, timeout=0.0):
+        def run_all(problems, sizes, tools, timeout=0.0, dispatch="sync"):
             rows = [_row(t, "lukvle1", 10**3, run) for run in nlp.RUNS for t in tools]
+            # the run with the other dispatch setting, whose objective is off: in the
+            # dispatch table alone (it changes no verdict)
+            rows.append(_row("sparsediff", "lukvle1", 10**3, "warm", dispatch="async",
+                             objective=99.0))  # fmt: skip
             for r in rows:
-                r.update(import_s=0.1, prepare_s=0.2, compile_s=0.3, solve_s=0.4, jac_s=0.01,
-                         hess_s=0.02, other_s=0.03, jac_calls=8, hess_calls=6, ipopt_s=0.3,
-                         ipopt_version="3.14", linear_solver="mumps", version="1")  # fmt: skip
+                r.update(import_s=0.1, prepare_s=0.2, compile_s=0.3, solve_s=0.4,
+                         grad_jac_s=0.01, hess_s=0.02, other_s=0.03, grad_jac_calls=8,
+                         hess_calls=6, ipopt_s=0.3, ipopt_version="3.14",
+                         linear_solver="mumps", version="1")  # fmt: skip
+                if r["tool"] == "sparsediff":
+                    r.setdefault("dispatch", dispatch)
+                nlp.finish_row(r)
+            rows[-1]["deriv_per_iter_ms"] *= 2
             if wrong:
-                rows[-1]["objective"] = 7.0
+                rows[-2]["objective"] = 7.0
             return rows
 
         return run_all
@@ -194,6 +203,11 @@ def test_main_exit_codes_and_tables(monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "## sparsediff / CasADi" in out and "**Overall: PASS**" in out
     assert "linear solver mumps" in out
+    # the async run: in its own table, against the sync run of the same case
+    main, dispatch = out.split("## JAX's CPU dispatch")
+    dispatch = dispatch.split("## Verdicts")[0]
+    assert "| lukvle1 | n=10^3 |" in dispatch and "2.00x" in dispatch
+    assert "99" not in main  # not in the main tables
     monkeypatch.setattr(nlp, "run_all", fake_rows(True))
     assert nlp.main(["--quick", "--problems", "lukvle1"]) == 1
     assert "(WRONG)" in capsys.readouterr().out
@@ -202,7 +216,7 @@ def test_main_exit_codes_and_tables(monkeypatch, capsys) -> None:
 def test_main_without_casadi(monkeypatch, capsys, tmp_path) -> None:
     seen = []
 
-    def run_all(problems, sizes, tools, timeout=0.0):
+    def run_all(problems, sizes, tools, timeout=0.0, dispatch="sync"):
         seen.append(list(tools))
         return []
 
@@ -263,3 +277,28 @@ def test_child_process_gets_the_cache_directory(tmp_path) -> None:
     assert row["success"] and row["run"] == "cold" and row["process_s"] >= row["total_s"]
     # the package's SPARSEDIFF_CACHE=off is overridden in the child: caches go to tmp_path
     assert str(row["jax_cache_dir"]).startswith(str(tmp_path))
+
+
+def test_run_all_compares_dispatch_at_the_smallest_size(monkeypatch) -> None:
+    calls = []
+
+    def run_case(tool, problem, size, run, cache_dir, timeout, dispatch):
+        calls.append((tool, size, run, dispatch))
+        return {"tool": tool, "problem": problem, "size": size, "run": run, "error": "fake"}
+
+    monkeypatch.setattr(nlp, "run_case", run_case)
+    nlp.run_all(["chain"], {"chain": (10, 20)}, ["casadi", "sparsediff"], dispatch="sync")
+    others = [c for c in calls if c[3] != "sync"]
+    assert others == [("sparsediff", 10, "warm", "async")]
+    assert len(calls) == 2 * 2 * 2 + 1
+    calls.clear()
+    nlp.run_all(["chain"], {"chain": (10,)}, ["sparsediff"], dispatch="async")
+    assert [c[3] for c in calls] == ["async", "async", "sync"]
+    calls.clear()
+    nlp.run_all(["chain"], {"chain": (10,)}, ["casadi"], dispatch="sync")
+    assert [c[0] for c in calls] == ["casadi", "casadi"]
+
+
+def test_child_environment_carries_the_dispatch() -> None:
+    assert nlp.child_environment("/tmp/x")[nlp.DISPATCH_ENV] == "sync"
+    assert nlp.child_environment("/tmp/x", "async")[nlp.DISPATCH_ENV] == "async"

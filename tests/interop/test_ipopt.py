@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import sparsediff as sd
 from sparsediff.ipopt import IpoptProblem
 from sparsediff.problems import chain_bounds, chain_energy, chain_length, chain_start
 
@@ -71,10 +72,13 @@ def test_hanging_chain_solves():
     assert info["obj_val"] == pytest.approx(5.0685, abs=2e-3)
     assert y[0] == pytest.approx(1.0) and y[-1] == pytest.approx(3.0)
     assert y.min() < 1.0  # it sags below the lower end
-    assert nlp.stats["hessian"][0] > 0 and nlp.stats["jacobian"][0] > 0
+    stats = nlp.stats
+    assert stats["hessian"][0] > 0 and stats["first_derivatives"][0] > 0
+    # Ipopt asks for values at trial points, the first derivatives at accepted ones
+    assert stats["functions"][0] >= stats["first_derivatives"][0]
 
 
-def test_value_gradient_and_constraints_come_from_one_call_per_point():
+def test_values_and_first_derivatives_are_one_call_each_per_point():
     f, c = small_nlp()
     calls = []
 
@@ -85,19 +89,31 @@ def test_value_gradient_and_constraints_come_from_one_call_per_point():
     with jax.enable_x64(True):
         x = np.array([0.3, -0.4, 0.8, 0.1])
         nlp = IpoptProblem(counted, x, c)
+        jac = sd.jacobian(c, x)
         traced = len(calls)
-        value, grad, cons = nlp.objective(x), nlp.gradient(x), nlp.constraints(x)
-        assert len(calls) == traced + 1  # one trace of the fused function, one execution
+        value, cons = nlp.objective(x), nlp.constraints(x)
+        assert len(calls) == traced + 1  # one trace of the values' function, one call
+        assert nlp.stats["functions"][0] == 1 and nlp.stats["first_derivatives"][0] == 0
+        grad, jvals = nlp.gradient(x), nlp.jacobian(x)
+        assert len(calls) == traced + 2  # and one of the first derivatives' function
+        assert nlp.stats["first_derivatives"][0] == 1
         assert value == pytest.approx(float(f(x)))
         grad[:] = 0.0  # the caller owns what it gets: the kept results are untouched
         cons[:] = 0.0
+        jvals[:] = 0.0
         np.testing.assert_allclose(nlp.gradient(x), np.asarray(jax.grad(f)(x)))
         np.testing.assert_allclose(nlp.constraints(x), np.asarray(c(x)))
+        dense = np.asarray(jac(x).todense())
+        np.testing.assert_allclose(nlp.jacobian(x), dense[nlp.jacobianstructure()])
         y = x + 0.25  # a new point: computed again (no new trace)
+        dense = np.asarray(jax.jacfwd(c)(y))
+        np.testing.assert_allclose(nlp.jacobian(y), dense[nlp.jacobianstructure()])
+        np.testing.assert_allclose(nlp.gradient(y), np.asarray(jax.grad(f)(y)))
         np.testing.assert_allclose(nlp.constraints(y), np.asarray(c(y)))
         assert nlp.objective(y) == pytest.approx(float(f(y)))
-        assert len(calls) == traced + 1
-        assert nlp.stats["other"][0] == 7  # every callback counted
+        assert len(calls) == traced + 2
+        # every evaluation counted once, however many callbacks it answered
+        assert [nlp.stats[k][0] for k in ("functions", "first_derivatives")] == [2, 2]
 
 
 def test_a_float32_problem_takes_ipopts_float64_arrays():
