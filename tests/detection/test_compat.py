@@ -531,3 +531,55 @@ def test_contains_primitive_looks_into_every_nested_program_once():
         assert compat.contains_primitive(jaxpr, name)
     assert compat.contains_primitive(jaxpr, "cosh", "exp")
     assert not compat.contains_primitive(jaxpr, "cosh", "log")
+
+
+# -- which outputs use a primitive; XLA's barrier pass ----------------------------------
+def _uses_and_counts():
+    def f(x, y):
+        a = jnp.sin(x) * 2.0  # through an elementwise op
+        c = y + 1.0  # none
+        inner = jax.jit(lambda u: (jnp.exp(u), u * 3.0))(y)  # output by output
+        loop = lax.fori_loop(0, 2, lambda i, v: jnp.cos(v), y)  # a loop that contains one
+        plain = lax.fori_loop(0, 2, lambda i, v: v * 2.0, y)
+        custom = ste_round(jnp.tanh(x))
+        return a, c, inner[0], inner[1], loop, plain, custom, 1.0
+
+    return jax.make_jaxpr(f)(X, X).jaxpr
+
+
+def test_outputs_using_follows_values_calls_and_loops():
+    jaxpr = _uses_and_counts()
+    assert isinstance(jaxpr.outvars[-1], Literal)
+    flags = compat.outputs_using(jaxpr, "sin", "exp", "cos", "tanh")
+    assert flags == [True, False, True, False, True, False, True, False]
+    assert compat.outputs_using(jaxpr, "log") == [False] * 8
+
+
+def test_count_primitives_counts_nested_equations_once_each():
+    jaxpr = _uses_and_counts()
+    assert compat.count_primitives(jaxpr, "sin", "exp", "cos", "tanh") == 4
+    assert compat.count_primitives(jaxpr, "sin", "exp", "cos", "tanh", stop_at=2) == 2
+    assert compat.count_primitives(jaxpr, "log") == 0
+    assert compat.contains_primitive(jaxpr, "exp") and not compat.contains_primitive(jaxpr, "log")
+
+
+def test_barrier_expander_is_the_pass_that_drops_barriers_on_the_cpu():
+    """With the pass off, an optimization barrier survives into the compiled program;
+    with it on (XLA's default), it is gone: the pass name is what residuals rely on."""
+
+    def f(x):
+        return jax.lax.optimization_barrier(jnp.sin(x)) * 2.0
+
+    options = {"xla_disable_hlo_passes": compat.BARRIER_EXPANDER}
+    kept = jax.jit(f, compiler_options=options).lower(X).compile().as_text()
+    dropped = jax.jit(f).lower(X).compile().as_text()
+    assert "opt-barrier" in kept
+    assert "opt-barrier" not in dropped
+
+
+def test_jax_refuses_compiler_options_on_a_nested_jit():
+    """``SparseDerivative`` falls back to its evaluation without options inside a
+    caller's jit because JAX refuses them there."""
+    inner = jax.jit(jnp.sin, compiler_options={"xla_disable_hlo_passes": compat.BARRIER_EXPANDER})
+    with pytest.raises(ValueError, match="compiler_options"):
+        jax.jit(lambda x: inner(x) * 2.0)(X)

@@ -126,3 +126,31 @@ def test_a_float32_problem_takes_ipopts_float64_arrays():
     np.testing.assert_allclose(out, np.asarray(jax.grad(f)(x)), rtol=1e-6)
     h = nlp.hessian(x64, np.array([0.5, -1.0, 2.0]), 0.7)
     assert h.dtype == np.float64 and h.shape == nlp.hessianstructure()[0].shape
+
+
+def test_callbacks_of_a_problem_that_keeps_its_residuals():
+    """Transcendental constraints with three colors: the Jacobian and the Hessian
+    keep their residuals (compiled with options), inside the first-derivatives call
+    too; the callbacks equal dense JAX derivatives."""
+
+    def f(x):
+        return jnp.sum(100.0 * (x[:-1] ** 2 - x[1:]) ** 2 + (x[:-1] - 1.0) ** 2)
+
+    def c(x):
+        a, b, d = x[:-2], x[1:-1], x[2:]
+        return 3.0 * b**3 + 2.0 * d + jnp.sin(b - d) * jnp.sin(b + d) - a * jnp.exp(a - b)
+
+    with jax.enable_x64(True):
+        x = np.linspace(-1.0, 1.0, 30)
+        nlp = IpoptProblem(f, x, c)
+        assert nlp.jac.compiler_options and nlp.hess.compiler_options
+        lam = np.linspace(0.5, 1.5, nlp.m)
+        y = x + 0.05
+        rows, cols = nlp.jacobianstructure()
+        np.testing.assert_allclose(nlp.jacobian(y), np.asarray(jax.jacfwd(c)(y))[rows, cols])
+        np.testing.assert_allclose(nlp.gradient(y), np.asarray(jax.grad(f)(y)))
+        rows, cols = nlp.hessianstructure()
+        dense = jax.hessian(lambda z: 0.7 * f(z) + jnp.vdot(lam, c(z)))(y)
+        np.testing.assert_allclose(
+            nlp.hessian(y, lam, 0.7), np.asarray(dense)[rows, cols], rtol=1e-10
+        )

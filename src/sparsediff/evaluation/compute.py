@@ -19,6 +19,7 @@ from ..decompression.formats import build_output
 from ..decompression.jax_plan import fenced, gather
 from .pipeline import Plan
 from .products import hvp_products, jvp_products, map_products, vjp_products
+from .residuals import keeps, linearized
 
 __all__ = ["Runner", "jacobian_values", "hessian_values", "format_values"]
 
@@ -31,6 +32,21 @@ class Runner:
     plan: Plan
     constrain: Callable | None
     fence: bool
+
+    @property
+    def keep(self) -> bool:
+        """Whether the products keep the linearisation's costly residuals
+        (:mod:`.residuals`): the evaluation is then compiled with
+        :data:`.residuals.COMPILER_OPTIONS`."""
+        lay, plan = self.plan.layout, self.plan
+        counts = [s.shape[0] for s in (lay.fwd_seeds, lay.rev_seeds) if s is not None and s.size]
+        if plan.mode in ("dense", "dense_fwd"):
+            counts = [plan.sparsity.n]
+        elif plan.mode == "dense_rev":
+            counts = [plan.sparsity.m]
+        split = self.constrain is not None
+        count = plan.facts.transcendentals
+        return any(keeps(count, k, plan.chunk_size, split) for k in counts)
 
     def seeds(self, block: str, dtype) -> jax.Array:
         """The 0/1 seed matrix of a block, ``(colors, size)``, as a constant of the
@@ -75,11 +91,15 @@ def jacobian_values(run: Runner, g: Callable, x: jax.Array, dev: dict):
     chunk, constrain = plan.chunk_size, run.constrain
     rows = np.asarray(plan.sparsity.rows)
     cols = np.asarray(plan.sparsity.cols)
+    keep = run.keep
     if plan.mode == "dense_fwd":
-        y, aux, prods = jvp_products(g, x, jnp.eye(x.size, dtype=x.dtype), chunk, constrain)
+        eye = jnp.eye(x.size, dtype=x.dtype)
+        y, aux, prods = jvp_products(g, x, eye, chunk, constrain, keep)
         return y, aux, prods[cols, rows]  # (n, m)
     if plan.mode == "dense_rev":
-        y, aux, prods = vjp_products(g, x, lambda dt, m: jnp.eye(m, dtype=dt), chunk, constrain)
+        y, aux, prods = vjp_products(
+            g, x, lambda dt, m: jnp.eye(m, dtype=dt), chunk, constrain, keep
+        )
         return y, aux, prods[rows, cols]  # (m, n)
     blocks = plan.layout.blocks
     parts = {}
@@ -87,7 +107,7 @@ def jacobian_values(run: Runner, g: Callable, x: jax.Array, dev: dict):
     if "forward" in blocks and "reverse" in blocks:
         # bicoloring: one linearisation serves both the JVPs and, transposed,
         # the VJPs (no second forward pass)
-        y, jvp_fn, aux = jax.linearize(g, x, has_aux=True)
+        y, jvp_fn, aux = linearized(lambda z: jax.linearize(g, z, has_aux=True), x, keep)
         parts["forward"] = map_products(jvp_fn, run.seeds("forward", x.dtype), chunk, constrain)
         vjp_fn = jax.linear_transpose(jvp_fn, x)
         parts["reverse"] = map_products(
@@ -95,11 +115,11 @@ def jacobian_values(run: Runner, g: Callable, x: jax.Array, dev: dict):
         )
     elif "forward" in blocks:
         y, aux, parts["forward"] = jvp_products(
-            g, x, run.seeds("forward", x.dtype), chunk, constrain
+            g, x, run.seeds("forward", x.dtype), chunk, constrain, keep
         )
     elif "reverse" in blocks:
         y, aux, parts["reverse"] = vjp_products(
-            g, x, lambda dt, m: run.seeds("reverse", dt), chunk, constrain
+            g, x, lambda dt, m: run.seeds("reverse", dt), chunk, constrain, keep
         )
     if y is None:  # no blocks (empty pattern): still compute the value
         y, aux = g(x)
@@ -123,7 +143,7 @@ def hessian_values(run: Runner, g: Callable, x: jax.Array, dev: dict):
     if plan.mode == "dense":
         seeds = jnp.eye(x.size, dtype=x.dtype)
         value, grad, aux, prods = hvp_products(
-            scalar, x, seeds, plan.chunk_size, run.constrain, holomorphic=holo
+            scalar, x, seeds, plan.chunk_size, run.constrain, holomorphic=holo, keep=run.keep
         )
         values = prods[np.asarray(plan.sparsity.cols), np.asarray(plan.sparsity.rows)]
         if plan.tri_idx is not None:
@@ -131,7 +151,7 @@ def hessian_values(run: Runner, g: Callable, x: jax.Array, dev: dict):
         return value, grad, aux, values
     seeds = run.seeds("forward", x.dtype)
     value, grad, aux, prods = hvp_products(
-        scalar, x, seeds, plan.chunk_size, run.constrain, holomorphic=holo
+        scalar, x, seeds, plan.chunk_size, run.constrain, holomorphic=holo, keep=run.keep
     )
     return value, grad, aux, run.decompress([prods], dev)
 

@@ -35,16 +35,9 @@ from ..detection.api import detect, lacks_reverse_mode
 from ..patterns import SparsityPattern
 from . import modes
 from .layout import Layout, build_layout
+from .residuals import TRANSCENDENTAL
 
 __all__ = ["Facts", "Plan", "prepare", "find_pattern", "choose_coloring", "select_triangle"]
-
-#: primitives whose recomputation in a fused scalar gather loop is costly
-TRANSCENDENTAL = (
-    "exp", "exp2", "log", "log1p", "expm1", "sin", "cos", "tan", "asin", "acos", "atan",
-    "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "logistic", "pow", "erf",
-    "erfc", "erf_inv", "lgamma", "digamma", "igamma", "igammac", "bessel_i0e", "bessel_i1e",
-    "cbrt", "polygamma", "zeta", "random_gamma_grad",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,11 +48,14 @@ class Facts:
     ``reverse_ok``: reverse mode too (probed only when a reverse mode is chosen).
     ``costly``: it evaluates transcendental functions, so decompression is
     fenced off from the products (see :func:`~sparsediff.decompression.jax_plan.fenced`).
+    ``transcendentals``: how many equations of its program (nested ones included)
+    apply one (see :mod:`.residuals`).
     """
 
     forward_ok: bool
     costly: bool
     reverse_ok: bool = True
+    transcendentals: int = 0
 
 
 @dataclass(frozen=True)
@@ -204,11 +200,12 @@ def _check_shape(pattern: SparsityPattern, model: CallModel, kind: str) -> None:
 
 def _facts(f: Callable, model: CallModel, closed) -> Facts:
     jaxpr = closed.jaxpr
-    costly = compat.contains_primitive(jaxpr, *TRANSCENDENTAL)
+    count = compat.count_primitives(jaxpr, *TRANSCENDENTAL)
+    costly = count > 0
     forward_ok = True
     if compat.contains_primitive(jaxpr, "custom_vjp_call", "custom_vjp_call_jaxpr"):
         forward_ok = _forward_supported(f, model)
-    return Facts(forward_ok=forward_ok, costly=costly)
+    return Facts(forward_ok=forward_ok, costly=costly, transcendentals=count)
 
 
 def _forward_supported(f: Callable, model: CallModel) -> bool:

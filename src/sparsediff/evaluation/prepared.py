@@ -25,6 +25,7 @@ from ..decompression.formats import HOST_FORMATS, build_output, host_output
 from .compute import Runner, format_values, hessian_values, jacobian_values
 from .layout import device_arrays
 from .pipeline import Plan, prepare
+from .residuals import COMPILER_OPTIONS
 from .sharding import constrain_leading, resolve_mesh
 from .verify import verify_user_pattern
 
@@ -52,7 +53,10 @@ class SparseDerivative:
         self._aux = AuxSplit()
         self._dev: dict | None = None
         self._out_treedef = None
-        self._jitted = jax.jit(self._evaluate)
+        options = self.compiler_options
+        self._jitted = jax.jit(self._evaluate, compiler_options=options or None)
+        # the same evaluation without its options, for use inside a caller's jit
+        self._nested = jax.jit(self._evaluate) if options else None
         self._plain = _plain_avals(self.plan.signature)
 
     # -- the plan's parts, by their public names --------------------------------
@@ -67,6 +71,16 @@ class SparseDerivative:
     signature = property(lambda self: self.plan.signature)
     argnums = property(lambda self: self.plan.model.argnums)
     has_aux = property(lambda self: self.plan.model.has_aux)
+
+    @property
+    def compiler_options(self) -> dict:
+        """The XLA options the evaluation is compiled with (empty for the defaults).
+
+        A caller that evaluates this derivative inside its own ``jax.jit`` compiles it
+        with its own options; passing these on (``jax.jit(step,
+        compiler_options=d.compiler_options)``) keeps the evaluation as fast as a
+        direct call where they matter (see ``sparsediff.evaluation.residuals``)."""
+        return dict(COMPILER_OPTIONS) if self._run.keep else {}
 
     def _device(self) -> dict:
         """Decompression and output index arrays on the device (built on first use);
@@ -144,7 +158,15 @@ class SparseDerivative:
     def _raw(self, args: tuple, kw_dynamic: list):
         """The jitted evaluation: a tuple whose derivative entry holds the nonzero
         values for the sparse JAX formats (wrapped by :meth:`_finish`)."""
-        return self._jitted(args, kw_dynamic, self._device())
+        if self._nested is None:  # compiled as JAX compiles it by default
+            return self._jitted(args, kw_dynamic, self._device())
+        try:
+            return self._jitted(args, kw_dynamic, self._device())
+        except ValueError:
+            # inside a caller's jit, whose compilation this one joins: JAX refuses
+            # compiler options there (the caller's own apply); any other error
+            # comes back from the same evaluation without them
+            return self._nested(args, kw_dynamic, self._device())
 
     def _evaluate(self, args: tuple, kw_dynamic: list, dev: dict):
         # The index arrays are arguments of the direct call, but constants of a

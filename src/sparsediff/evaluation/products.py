@@ -20,6 +20,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from .residuals import linearized
+
 __all__ = ["UNROLL_MAX", "map_products", "jvp_products", "vjp_products", "hvp_products"]
 
 
@@ -63,21 +65,32 @@ def map_products(
 
 
 def jvp_products(
-    g: Callable, x: jax.Array, seeds: jax.Array, chunk_size: int | None, constrain=None
+    g: Callable,
+    x: jax.Array,
+    seeds: jax.Array,
+    chunk_size: int | None,
+    constrain=None,
+    keep: bool = False,
 ):
-    """``(y, aux, B)`` with ``B[c] = J @ seeds[c]``: one linearisation, one JVP per seed."""
-    y, jvp_fn, aux = jax.linearize(g, x, has_aux=True)
+    """``(y, aux, B)`` with ``B[c] = J @ seeds[c]``: one linearisation, one JVP per seed
+    (``keep``: its costly residuals computed once, see :mod:`.residuals`)."""
+    y, jvp_fn, aux = linearized(lambda z: jax.linearize(g, z, has_aux=True), x, keep)
     return y, aux, map_products(jvp_fn, seeds, chunk_size, constrain)
 
 
 def vjp_products(
-    g: Callable, x: jax.Array, seeds: Callable, chunk_size: int | None, constrain=None
+    g: Callable,
+    x: jax.Array,
+    seeds: Callable,
+    chunk_size: int | None,
+    constrain=None,
+    keep: bool = False,
 ):
     """``(y, aux, C)`` with ``C[c] = S[c] @ J``: one forward pass, one VJP per seed.
 
     ``seeds(dtype, m)`` makes the seed matrix ``S`` once the output's dtype and
     size are known (no extra trace of ``g`` to find them)."""
-    y, vjp_fn, aux = jax.vjp(g, x, has_aux=True)
+    y, vjp_fn, aux = linearized(lambda z: jax.vjp(g, z, has_aux=True), x, keep)
     s = seeds(y.dtype, y.size)
     return y, aux, map_products(lambda t: vjp_fn(t)[0], s, chunk_size, constrain)
 
@@ -89,6 +102,7 @@ def hvp_products(
     chunk_size: int | None,
     constrain=None,
     holomorphic: bool = False,
+    keep: bool = False,
 ):
     """``(value, grad, aux, B)`` with ``B[c] = H @ seeds[c]`` (forward over reverse).
 
@@ -108,13 +122,17 @@ def hvp_products(
         return (v, grad), aux
 
     try:
-        (value, grad), lin, aux = jax.linearize(value_grad, x, has_aux=True)
+        (value, grad), lin, aux = linearized(
+            lambda z: jax.linearize(value_grad, z, has_aux=True), x, keep
+        )
     except Exception as err:  # noqa: BLE001 - no reverse mode: forward, else re-raised
         # no reverse mode through f (a while_loop, a primitive without a transpose
         # rule): the gradient in forward mode instead (forward over forward; each
         # product then costs one JVP per input element, see the Hessian how-to).
         try:
-            (value, grad), lin, aux = jax.linearize(forward_value_grad, x, has_aux=True)
+            (value, grad), lin, aux = linearized(
+                lambda z: jax.linearize(forward_value_grad, z, has_aux=True), x, keep
+            )
         except Exception:  # noqa: BLE001 - f fails in forward mode too: its own error
             raise err from None
     products = map_products(lambda s: lin(s)[1], seeds, chunk_size, constrain)

@@ -1,0 +1,107 @@
+"""Residuals of a linearisation, computed once for all the products.
+
+The compressed products (:mod:`.products`) share one linearisation of ``f``: its
+residuals (``cos(x)`` for a ``sin(x)``, ``exp(x)`` for an ``exp(x)``, ...) are
+values of the primal computation that every product reads. XLA fuses the
+producer of a residual into the loop of each consumer and so computes a
+transcendental function once per product and element instead of once per
+element: with three or more products that is most of the evaluation's time (the
+LUKVLE1 Hessian with 10^3 variables and three colors: 180 µs, against 85 µs with
+the residuals kept; the cart-pole Jacobian, six colors: 290 against 210 µs, on
+the 2-core benchmark machine).
+
+:func:`linearized` keeps those residuals materialised behind an optimization
+barrier. XLA honours the barrier on the CPU only when its pass
+:data:`~sparsediff.detection.compat.BARRIER_EXPANDER` is off, which
+:data:`COMPILER_OPTIONS` asks for in the compilation of the evaluation.
+
+Kept only where it paid in measurements: ``f`` applies transcendental functions
+in at least :data:`KEEP_MIN_TRANSCENDENTALS` places (a single ``tanh`` after a
+convolution, nine colors, was 5-20% slower with its residual kept at 128^2 and
+256^2 pixels: XLA computes it once there already), there are at least
+:data:`KEEP_MIN_PRODUCTS` products in one batch (the cart-pole Hessian, two
+colors, was slower with its residuals kept), and the kept residuals take at most
+:data:`KEEP_MAX_BYTES` (LUKVLE1's Jacobian with 10^6 variables, 8 MB a residual,
+went from 31 to 37 ms with them kept; its Hessian from 80 to 57 ms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+from jax.extend.core import jaxpr_as_fun
+
+from ..detection import compat
+
+__all__ = [
+    "TRANSCENDENTAL",
+    "KEEP_MIN_TRANSCENDENTALS",
+    "KEEP_MIN_PRODUCTS",
+    "KEEP_MAX_BYTES",
+    "COMPILER_OPTIONS",
+    "keeps",
+    "linearized",
+]
+
+#: primitives whose values are worth computing once (transcendental functions)
+TRANSCENDENTAL = (
+    "exp", "exp2", "log", "log1p", "expm1", "sin", "cos", "tan", "asin", "acos", "atan",
+    "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "logistic", "pow", "erf",
+    "erfc", "erf_inv", "lgamma", "digamma", "igamma", "igammac", "bessel_i0e", "bessel_i1e",
+    "cbrt", "polygamma", "zeta", "random_gamma_grad",
+)  # fmt: skip
+
+#: residuals are kept when ``f`` applies transcendental functions in this many places
+KEEP_MIN_TRANSCENDENTALS = 2
+#: ... for a batch of at least this many products
+KEEP_MIN_PRODUCTS = 3
+#: ... and when the kept residuals take at most this many bytes in all
+KEEP_MAX_BYTES = 16 << 20
+#: how the evaluation is compiled when it keeps residuals
+COMPILER_OPTIONS = {"xla_disable_hlo_passes": compat.BARRIER_EXPANDER}
+
+
+def keeps(transcendentals: int, products: int, chunk_size: int | None, split: bool) -> bool:
+    """Whether a batch of ``products`` products keeps the residuals of ``f``, whose
+    program applies ``transcendentals`` transcendental functions. Not for chunked
+    batches (``jax.lax.map``) or ones split over devices (``split``)."""
+    if transcendentals < KEEP_MIN_TRANSCENDENTALS or split or products < KEEP_MIN_PRODUCTS:
+        return False
+    return chunk_size is None or chunk_size >= products
+
+
+def linearized(build: Callable[[Any], tuple], x: Any, keep: bool) -> tuple:
+    """``build(x)``: a linearisation ``(values, linear function, aux)``; with
+    ``keep``, the linear function's residuals that are computed with a
+    transcendental function come out of an optimization barrier (computed once).
+
+    ``build`` is traced once either way: its program is read for the residuals'
+    origin and then evaluated in the caller's trace.
+    """
+    if not keep:
+        return build(x)
+    shapes: list = []
+
+    def flat(z):
+        parts = [jax.tree_util.tree_flatten(part) for part in build(z)]
+        shapes.append(parts)
+        return [leaf for leaves, _ in parts for leaf in leaves]
+
+    closed = jax.make_jaxpr(flat)(x)
+    parts = shapes[0]
+    uses = compat.outputs_using(closed.jaxpr, *TRANSCENDENTAL)
+    leaves = list(jaxpr_as_fun(closed)(x))
+    first = len(parts[0][0])  # the linear function's leaves follow the values'
+    picked = [i for i in range(first, first + len(parts[1][0])) if uses[i]]
+    size = sum(leaves[i].size * leaves[i].dtype.itemsize for i in picked)
+    if picked and size <= KEEP_MAX_BYTES:
+        kept = jax.lax.optimization_barrier([leaves[i] for i in picked])
+        for i, value in zip(picked, kept, strict=True):
+            leaves[i] = value
+    out, start = [], 0
+    for part_leaves, tree in parts:
+        out.append(jax.tree_util.tree_unflatten(tree, leaves[start : start + len(part_leaves)]))
+        start += len(part_leaves)
+    return tuple(out)

@@ -1,0 +1,127 @@
+"""Costly residuals computed once for all products (``sparsediff.evaluation.residuals``)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import sparsediff as sd
+from sparsediff.evaluation import residuals
+
+
+def lukvle1_constraints(x):
+    """Three transcendental functions, three colors forward (Lukšan-Vlček 5.1)."""
+    a, b, c = x[:-2], x[1:-1], x[2:]
+    return 3.0 * b**3 + 2.0 * c + jnp.sin(b - c) * jnp.sin(b + c) + 4.0 * b - a * jnp.exp(a - b)
+
+
+def lagrangian(x, lam):
+    return jnp.sum(100.0 * (x[:-1] ** 2 - x[1:]) ** 2) + jnp.vdot(lam, lukvle1_constraints(x))
+
+
+X = np.linspace(-1.0, 1.2, 40)
+LAM = np.linspace(0.5, 1.5, 38)
+
+
+def test_keeps_needs_transcendentals_products_and_one_batch():
+    assert residuals.keeps(2, 3, None, False)
+    assert residuals.keeps(5, 9, 9, False)
+    assert not residuals.keeps(1, 9, None, False)  # one transcendental: XLA computes it once
+    assert not residuals.keeps(3, 2, None, False)  # two products recompute little
+    assert not residuals.keeps(3, 9, 4, False)  # chunked products (lax.map)
+    assert not residuals.keeps(3, 9, None, True)  # products split over devices
+
+
+def test_a_jacobian_keeps_its_residuals_and_equals_jacfwd():
+    with jax.enable_x64(True):
+        jac = sd.jacobian(lukvle1_constraints, X)
+        assert jac.num_colors >= residuals.KEEP_MIN_PRODUCTS
+        assert jac.compiler_options == residuals.COMPILER_OPTIONS
+        want = np.asarray(jax.jacfwd(lukvle1_constraints)(X + 0.1))
+        np.testing.assert_allclose(jac(X + 0.1).todense(), want, rtol=1e-12, atol=1e-12)
+        # the barrier is in the compiled evaluation
+        text = jac._jitted.lower((X,), [], jac._device()).compile().as_text()
+        assert "opt-barrier" in text
+
+
+@pytest.mark.parametrize("mode", [None, "rev", "dense_fwd"])
+def test_every_mode_keeps_values(mode):
+    with jax.enable_x64(True):
+        jac = sd.jacobian(lukvle1_constraints, X, mode=mode)
+        want = np.asarray(jax.jacfwd(lukvle1_constraints)(X - 0.2))
+        np.testing.assert_allclose(jac(X - 0.2).todense(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_hessian_keeps_its_residuals_and_equals_jax_hessian():
+    with jax.enable_x64(True):
+        hess = sd.hessian(lagrangian, X, LAM)
+        assert hess.compiler_options == residuals.COMPILER_OPTIONS
+        want = np.asarray(jax.hessian(lagrangian)(X, LAM))
+        np.testing.assert_allclose(hess(X, LAM).todense(), want, rtol=1e-10, atol=1e-9)
+
+
+def test_no_options_where_nothing_is_kept():
+    def one_tanh(x):
+        return jnp.tanh(x[1:] * x[:-1] + x[2:].sum())  # dense-ish: many colors, one tanh
+
+    def polynomial(x):
+        return x[1:] ** 2 * x[:-1] + x[2:].sum()
+
+    assert sd.jacobian(one_tanh, X).compiler_options == {}
+    assert sd.jacobian(polynomial, X).compiler_options == {}
+    # two colors: nothing to share
+    assert sd.jacobian(lambda x: jnp.sin(x[1:]) * jnp.exp(x[:-1]), X).num_colors == 2
+    assert sd.jacobian(lambda x: jnp.sin(x[1:]) * jnp.exp(x[:-1]), X).compiler_options == {}
+
+
+def test_inside_a_callers_jit_and_with_its_options():
+    jac = sd.jacobian(lukvle1_constraints, X.astype(np.float32))
+    want = np.asarray(jax.jacfwd(lukvle1_constraints)(X.astype(np.float32)))
+    # JAX refuses options on a nested jit: the evaluation runs without them there
+    got = jax.jit(lambda x: jac(x).todense())(X.astype(np.float32))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    # the caller can pass them on
+    step = jax.jit(lambda x: jac(x).todense(), compiler_options=jac.compiler_options)
+    np.testing.assert_allclose(step(X.astype(np.float32)), want, rtol=1e-5, atol=1e-5)
+    assert jax.jit(jac.nonzeros)(X.astype(np.float32)).shape == (jac.sparsity.nnz,)
+
+
+def test_linearized_traces_once_and_changes_no_value():
+    calls = []
+
+    def g(x):
+        calls.append(1)
+        return lukvle1_constraints(x), jnp.sum(x)
+
+    def run(keep):
+        def f(x):
+            y, lin, aux = residuals.linearized(lambda z: jax.linearize(g, z, has_aux=True), x, keep)
+            return y, aux, jax.vmap(lin)(jnp.eye(x.size)[:3])
+
+        return jax.jit(f, compiler_options=residuals.COMPILER_OPTIONS)(X)
+
+    plain = run(False)
+    assert len(calls) == 1
+    kept = run(True)
+    assert len(calls) == 2  # once per compilation, as without
+    for a, b in zip(plain, kept, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_linearized_keeps_nothing_beyond_the_byte_bound(monkeypatch):
+    def program():
+        def f(x):  # a new function each time: JAX keeps traces of the same one
+            y, lin, _ = residuals.linearized(
+                lambda z: jax.linearize(lambda w: (lukvle1_constraints(w), 0.0), z, has_aux=True),
+                x,
+                True,
+            )
+            return lin(x)
+
+        return str(jax.make_jaxpr(f)(X))
+
+    assert "optimization_barrier" in program()
+    monkeypatch.setattr(residuals, "KEEP_MAX_BYTES", 8)
+    assert "optimization_barrier" not in program()
