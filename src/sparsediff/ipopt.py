@@ -156,14 +156,11 @@ class IpoptProblem:
         self._hess_cols = np.asarray(pattern.cols)
 
         jac_values = self.jac.nonzeros if self.jac is not None else (lambda x: jnp.zeros(0))
-        options = self.jac.compiler_options if self.jac is not None else {}
 
         # the values at a trial point; the first derivatives at an accepted one
         # (inside one executable the Jacobian's passes run beside the gradient's)
         self._functions = _AtPoint(jax.jit(lambda x: (f(x), c(x))))
-        self._first = _AtPoint(
-            jax.jit(lambda x: (jax.grad(f)(x), jac_values(x)), compiler_options=options or None)
-        )
+        self._first = _AtPoint(jax.jit(lambda x: (jax.grad(f)(x), jac_values(x))))
         self.stats = {"functions": [0, 0.0], "first_derivatives": [0, 0.0], "hessian": [0, 0.0]}
 
     # -- helpers ----------------------------------------------------------------

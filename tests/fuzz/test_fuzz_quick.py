@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -261,3 +262,23 @@ def test_recheck_reports_recorded_failures_with_this_code(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| 8448 | Jacobian | wrong_value | conservative |" in out
     assert "1 recorded failures, 0 still failing" in out
+
+
+def test_kept_residuals_inside_a_callers_vmapped_jit():
+    """Program 458 of campaign 4242: a forward-over-forward Hessian with eight colors
+    whose residuals the direct call keeps. Evaluated under the fuzzer's jit of a vmap
+    beside the dense Hessian, it gave wrong values while the evaluation still put its
+    barriers in (XLA drops them there); it now keeps residuals only where it is
+    compiled on its own. Checked in the caller's jit and directly (barriers kept)."""
+    from benchmarks.fuzz.oracle import FlatProblem, dense_at
+
+    p = program_for(4242, 458, 0.25)
+    assert p.hessian
+    assert check(p).kind in ("exact", "conservative")
+    prob, pts = FlatProblem(p), points(p)
+    prepared = sd.hessian(prob.f, *p.sample_args(), output_format="dense")
+    assert prepared.compiler_options  # the direct call keeps residuals
+    dense, _, _ = dense_at(prob, pts)
+    stacked = jax.tree_util.tree_map(lambda *v: jnp.stack(v), *[a for a, _ in pts])
+    direct = np.asarray(jax.vmap(lambda a: prepared(*a))(stacked)).reshape(dense.shape)
+    np.testing.assert_allclose(direct, dense, rtol=1e-4, atol=1e-5)

@@ -11,6 +11,7 @@ arguments instead of embedding them; its call is pure JAX for the JAX formats.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -55,8 +56,11 @@ class SparseDerivative:
         self._out_treedef = None
         options = self.compiler_options
         self._jitted = jax.jit(self._evaluate, compiler_options=options or None)
-        # the same evaluation without its options, for use inside a caller's jit
-        self._nested = jax.jit(self._evaluate) if options else None
+        # inside a caller's jit, whose compilation this one joins: without the options,
+        # so without kept residuals (XLA drops the barriers there, see .residuals)
+        self._nested = (
+            jax.jit(functools.partial(self._evaluate, top_level=False)) if options else None
+        )
         self._plain = _plain_avals(self.plan.signature)
 
     # -- the plan's parts, by their public names --------------------------------
@@ -74,12 +78,10 @@ class SparseDerivative:
 
     @property
     def compiler_options(self) -> dict:
-        """The XLA options the evaluation is compiled with (empty for the defaults).
-
-        A caller that evaluates this derivative inside its own ``jax.jit`` compiles it
-        with its own options; passing these on (``jax.jit(step,
-        compiler_options=d.compiler_options)``) keeps the evaluation as fast as a
-        direct call where they matter (see ``sparsediff.evaluation.residuals``)."""
+        """The XLA options a direct call's evaluation is compiled with (empty for
+        XLA's defaults): set where it keeps costly residuals computed once (see
+        ``sparsediff.evaluation.residuals``). Inside a caller's ``jax.jit`` the
+        evaluation is compiled with the caller's options and keeps none."""
         return dict(COMPILER_OPTIONS) if self._run.keep else {}
 
     def _device(self) -> dict:
@@ -168,17 +170,18 @@ class SparseDerivative:
             # comes back from the same evaluation without them
             return self._nested(args, kw_dynamic, self._device())
 
-    def _evaluate(self, args: tuple, kw_dynamic: list, dev: dict):
+    def _evaluate(self, args: tuple, kw_dynamic: list, dev: dict, top_level: bool = True):
         # The index arrays are arguments of the direct call, but constants of a
         # caller's jit that closes over this derivative: there XLA would rewrite the
         # gathers around their known values, which made the evaluation 1.2-1.3x
         # slower (arrowhead Hessian). The barrier keeps them opaque, as arguments are.
         dev = jax.lax.optimization_barrier(dev) if dev else dev
+        run = self._run if top_level else dataclasses.replace(self._run, top_level=False)
         plan = self.plan
         kwargs = plan.model.kwargs_with(kw_dynamic)
         g, x = plan.model.flat_function(self.f, args, kwargs, self._aux)
         if plan.kind == "hessian":
-            value, grad, aux, values = hessian_values(self._run, g, x, dev)
+            value, grad, aux, values = hessian_values(run, g, x, dev)
             result = format_values(plan, values, dev)
             if not plan.with_value:
                 return (result, aux) if plan.model.has_aux else (result,)
@@ -186,7 +189,7 @@ class SparseDerivative:
             grad_tree = unravel(grad)
             grad_tree = grad_tree[0] if plan.model.single else grad_tree
             return ((value, aux) if plan.model.has_aux else value, grad_tree, result)
-        y, aux, values = jacobian_values(self._run, g, x, dev)
+        y, aux, values = jacobian_values(run, g, x, dev)
         result = format_values(plan, values, dev)
         if not plan.with_value:
             return (result, aux) if plan.model.has_aux else (result,)

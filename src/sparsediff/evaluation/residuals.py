@@ -13,7 +13,11 @@ the 2-core benchmark machine).
 :func:`linearized` keeps those residuals materialised behind an optimization
 barrier. XLA honours the barrier on the CPU only when its pass
 :data:`~sparsediff.detection.compat.BARRIER_EXPANDER` is off, which
-:data:`COMPILER_OPTIONS` asks for in the compilation of the evaluation.
+:data:`COMPILER_OPTIONS` asks for in the compilation of the evaluation. JAX takes
+compiler options only from the outermost ``jax.jit``, so an evaluation traced into
+a caller's jit keeps nothing: there XLA would drop the barriers, and a vmapped
+program whose barriers XLA dropped was found to compute wrong values (fuzz
+campaign 4242, program 458, a regression test).
 
 Kept only where it paid in measurements: ``f`` applies transcendental functions
 in at least :data:`KEEP_MIN_TRANSCENDENTALS` places (a single ``tanh`` after a
