@@ -140,16 +140,24 @@ class SparseDerivative:
         if self._verify_pending and not _traced(args):
             verify_user_pattern(self, args, {}, out[0])
             self._verify_pending = False
-        values = out[0]
+        index = self._nonzero_index()
+        return out[0] if index is None else out[0][index]
+
+    def _nonzero_index(self) -> Any:
+        """Where :meth:`nonzeros` reads the values from the raw output (None: as they
+        are); built on first use and kept."""
+        if "_nz_index" in self.__dict__:
+            return self.__dict__["_nz_index"]
+        index: Any = None
+        order = self.plan.layout.order
         if self.output_format == "dense":
             pattern = self.output_pattern
-            return values[np.asarray(pattern.rows), np.asarray(pattern.cols)]
-        order = self.plan.layout.order
-        if order is not None:  # values in evaluation order (see .layout): back in order
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(order.size, dtype=order.dtype)
-            return values[inverse]
-        return values
+            index = np.asarray(pattern.rows), np.asarray(pattern.cols)
+        elif order is not None:  # values in evaluation order (see .layout): pattern order
+            index = np.empty_like(order)
+            index[order] = np.arange(order.size, dtype=order.dtype)
+        self.__dict__["_nz_index"] = index
+        return index
 
     def _finish_checked(self, args, kwargs, out):
         if self._verify_pending and not _traced(args):
