@@ -21,7 +21,11 @@ Classes (:data:`CLASSES`), decided in this order:
     JAX there too (forward and reverse rules may pick different subgradients at a
     non-differentiable point, such as tied updates of a scatter-min; sparsediff may use
     either). A Hessian that is not symmetric at a point (custom derivative rules) is not
-    compared there: sparse Hessians assume symmetry.
+    compared there: sparse Hessians assume symmetry. The sparse derivative is evaluated
+    inside the fuzzer's ``jit`` of a ``vmap`` over the points; where its direct call
+    keeps residuals (compiled with options JAX takes from the outermost jit only, see
+    :mod:`sparsediff.evaluation.residuals`), it is also called directly at each point
+    and checked alike.
 ``exact`` / ``conservative``
     the pattern equals / strictly contains the union of the empirical non-zeros.
 
@@ -34,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -139,7 +144,9 @@ def _entries(mask: np.ndarray, limit: int = 6) -> str:
     return ", ".join(f"({int(r)}, {int(c)})" for r, c in idx[:limit]) + more
 
 
-def _classify(p: Program, prob: FlatProblem, pts, pattern, prep) -> tuple[Outcome, np.ndarray]:
+def _classify(
+    p: Program, prob: FlatProblem, pts, pattern, prep, direct=None
+) -> tuple[Outcome, np.ndarray]:
     note = ""
     try:
         dense, sparse, mode = dense_at(prob, pts, prep)
@@ -176,35 +183,61 @@ def _classify(p: Program, prob: FlatProblem, pts, pattern, prep) -> tuple[Outcom
         msg = f"missing {_entries(missing)} at points {at}{note}"
         return Outcome("unsound", msg, point=first), truth
     if sparse is not None:
-        sparse = np.asarray(sparse).reshape(dense.shape)
-        bad = _mismatch(dense, sparse)
-        if p.hessian:  # a sparse Hessian assumes symmetry, which custom rules may break
-            asym = _mismatch(dense, np.swapaxes(dense, 1, 2)).any(axis=(1, 2))
-            if (bad.any(axis=(1, 2)) & asym).any():
-                note += f"; values not compared at {int(asym.sum())} non-symmetric Hessians"
-            bad[asym] = False
-        if bad.any():  # confirm in float64 at the points concerned
-            ks = [k for k in range(len(pts)) if bad[k].any()]
-            d64, s64 = recheck_values_x64(prob, [pts[k] for k in ks], mode)
-            confirmed = np.zeros_like(bad)
-            confirmed[ks] = bad[ks] & _mismatch(d64, s64)
-            if not confirmed.any():
-                note += f"; {int(bad.sum())} float32-only value mismatches (float64 agrees)"
-            bad = confirmed
-        if bad.any():
-            note += _modes_disagree(prob, pts, mode, bad)
-        if bad.any():
-            k = int(np.argwhere(bad)[0][0])
-            r, c = (int(v) for v in np.argwhere(bad[k])[0])
-            return Outcome(
-                "wrong_value",
-                f"at point {POINT_KINDS[k]} entry ({r}, {c}): sparse {sparse[k, r, c]!r} vs "
-                f"dense {dense[k, r, c]!r} ({int(bad.sum())} entries differ){note}",
-                point=k,
-            ), truth
+        failure, note = _values_check(p, prob, pts, mode, dense, sparse, note, "")
+        if failure is not None:
+            return failure, truth
+    if direct is not None:
+        try:
+            values = _direct(direct, pts)
+        except Exception as exc:  # noqa: BLE001
+            return _exception_outcome(exc, "evaluation (direct call)", prob, pts), truth
+        label = "direct call, residuals kept: "
+        failure, note = _values_check(p, prob, pts, mode, dense, values, note, label)
+        if failure is not None:
+            return failure, truth
     kind = "exact" if np.array_equal(truth, detected) else "conservative"
     extra = int((detected & ~truth).sum())
     return Outcome(kind, f"{extra} extra entries{note}" if extra else note.lstrip("; ")), truth
+
+
+def _direct(direct: Callable, pts) -> np.ndarray:
+    """The sparse derivative called directly (outside any jit) at every point, where
+    its evaluation keeps residuals (:mod:`sparsediff.evaluation.residuals`): the
+    batched check runs it inside the fuzzer's jit, where it keeps none."""
+    return np.stack([np.asarray(direct(a, k)) for a, k in pts])
+
+
+def _values_check(p: Program, prob: FlatProblem, pts, mode: str, dense, sparse, note: str,
+                  label: str) -> tuple[Outcome | None, str]:  # fmt: skip
+    """``(wrong_value outcome or None, note)``: ``sparse`` against ``dense``, the
+    differences confirmed in float64 (and against JAX's other AD modes)."""
+    sparse = np.asarray(sparse).reshape(dense.shape)
+    bad = _mismatch(dense, sparse)
+    if p.hessian:  # a sparse Hessian assumes symmetry, which custom rules may break
+        asym = _mismatch(dense, np.swapaxes(dense, 1, 2)).any(axis=(1, 2))
+        if (bad.any(axis=(1, 2)) & asym).any():
+            note += f"; values not compared at {int(asym.sum())} non-symmetric Hessians"
+        bad[asym] = False
+    if bad.any():  # confirm in float64 at the points concerned
+        ks = [k for k in range(len(pts)) if bad[k].any()]
+        d64, s64 = recheck_values_x64(prob, [pts[k] for k in ks], mode)
+        confirmed = np.zeros_like(bad)
+        confirmed[ks] = bad[ks] & _mismatch(d64, s64)
+        if not confirmed.any():
+            note += f"; {int(bad.sum())} float32-only value mismatches (float64 agrees)"
+        bad = confirmed
+    if bad.any():
+        note += _modes_disagree(prob, pts, mode, bad)
+    if not bad.any():
+        return None, note
+    k = int(np.argwhere(bad)[0][0])
+    r, c = (int(v) for v in np.argwhere(bad[k])[0])
+    return Outcome(
+        "wrong_value",
+        f"{label}at point {POINT_KINDS[k]} entry ({r}, {c}): sparse {sparse[k, r, c]!r} vs "
+        f"dense {dense[k, r, c]!r} ({int(bad.sum())} entries differ){note}",
+        point=k,
+    ), note
 
 
 def _modes_disagree(prob: FlatProblem, pts, mode: str, bad: np.ndarray) -> str:
@@ -255,7 +288,7 @@ def check(
     pts = points(p)
     sample, kw = p.sample_args(), p.kwargs_sample()
     caught: list[str] = []
-    pattern = prep = None
+    pattern = prep = direct = None
     out: Outcome | None = None
     try:
         with warnings.catch_warnings(record=True) as rec:
@@ -271,11 +304,12 @@ def check(
             prepared = make(prob.f, *sample, argnums=p.argnums, has_aux=p.has_aux,
                             sparsity=pattern, output_format="dense", **kw)  # fmt: skip
             prep = lambda a, k: _derivative(prepared(*a, **k), p.has_aux)  # noqa: E731
+            direct = prep if getattr(prepared, "compiler_options", None) else None
         except Exception as exc:  # noqa: BLE001
             out = _oracle_only(prob, pts) or _exception_outcome(exc, "preparation", prob, pts)
     truth = None
     if out is None:
-        out, truth = _classify(p, prob, pts, pattern, prep)
+        out, truth = _classify(p, prob, pts, pattern, prep, direct)
     if pattern is not None:
         out.nnz_pattern = int(pattern.nnz)
     if truth is not None:

@@ -155,12 +155,18 @@ class IpoptProblem:
         self._hess_rows = np.asarray(pattern.rows)
         self._hess_cols = np.asarray(pattern.cols)
 
-        jac_values = self.jac.nonzeros if self.jac is not None else (lambda x: jnp.zeros(0))
+        jac_values: Callable = lambda x: jnp.zeros(0)  # noqa: E731
+        options: dict = {}
+        if self.jac is not None:
+            jac_values, options = self.jac._nonzeros_kept, self.jac.compiler_options
 
         # the values at a trial point; the first derivatives at an accepted one
-        # (inside one executable the Jacobian's passes run beside the gradient's)
+        # (inside one executable the Jacobian's passes run beside the gradient's,
+        # compiled as the Jacobian's own evaluation is)
         self._functions = _AtPoint(jax.jit(lambda x: (f(x), c(x))))
-        self._first = _AtPoint(jax.jit(lambda x: (jax.grad(f)(x), jac_values(x))))
+        self._first = _AtPoint(
+            jax.jit(lambda x: (jax.grad(f)(x), jac_values(x)), compiler_options=options or None)
+        )
         self.stats = {"functions": [0, 0.0], "first_derivatives": [0, 0.0], "hessian": [0, 0.0]}
 
     # -- helpers ----------------------------------------------------------------

@@ -29,7 +29,8 @@ def test_keeps_needs_transcendentals_products_and_one_batch():
     assert residuals.keeps(2, 3, None, False)
     assert residuals.keeps(5, 9, 9, False)
     assert not residuals.keeps(1, 9, None, False)  # one transcendental: XLA computes it once
-    assert not residuals.keeps(3, 2, None, False)  # two products recompute little
+    assert residuals.keeps(3, 2, None, False)
+    assert not residuals.keeps(3, 1, None, False)  # one product: nothing to share
     assert not residuals.keeps(3, 9, 4, False)  # chunked products (lax.map)
     assert not residuals.keeps(3, 9, None, True)  # products split over devices
 
@@ -71,9 +72,9 @@ def test_no_options_where_nothing_is_kept():
 
     assert sd.jacobian(one_tanh, X).compiler_options == {}
     assert sd.jacobian(polynomial, X).compiler_options == {}
-    # two colors: nothing to share
-    assert sd.jacobian(lambda x: jnp.sin(x[1:]) * jnp.exp(x[:-1]), X).num_colors == 2
-    assert sd.jacobian(lambda x: jnp.sin(x[1:]) * jnp.exp(x[:-1]), X).compiler_options == {}
+    # one color (a diagonal Jacobian): nothing to share
+    assert sd.jacobian(lambda x: jnp.sin(x) * jnp.exp(x), X).num_colors == 1
+    assert sd.jacobian(lambda x: jnp.sin(x) * jnp.exp(x), X).compiler_options == {}
 
 
 def test_inside_a_callers_jit_nothing_is_kept():
@@ -126,3 +127,34 @@ def test_linearized_keeps_nothing_beyond_the_byte_bound(monkeypatch):
     assert "optimization_barrier" in program()
     monkeypatch.setattr(residuals, "KEEP_MAX_BYTES", 8)
     assert "optimization_barrier" not in program()
+
+
+def cart_pole_like(z):
+    """sin and cos of one angle, read by many residuals of the linearisation."""
+    theta, w, u = z[0], z[1], z[2]
+    s, c = jnp.sin(theta), jnp.cos(theta)
+    den = 1.0 + 0.3 * (1.0 - c**2)
+    acc = (0.5 * s * w**2 + u + 2.0 * c * s) / den
+    return jnp.concatenate([acc[1:] - acc[:-1] + w[1:], (u * c + s * w)[1:] - theta[:-1]])
+
+
+def _count_op(text: str, op: str) -> int:
+    return sum(
+        line.split("=", 1)[1].lstrip().split(" ", 1)[1].startswith(op + "(")
+        for line in text.splitlines()
+        if " = " in line and "%" in line.split("=")[0]
+    )
+
+
+def test_each_transcendental_is_computed_once_where_residuals_are_kept():
+    z = np.stack([np.linspace(0.1, 3.0, 50), np.linspace(-1.0, 1.0, 50), np.ones(50)])
+    with jax.enable_x64(True):
+        jac = sd.jacobian(cart_pole_like, z)
+        assert jac.compiler_options and jac.num_colors >= 2
+        text = jac._jitted.lower((z,), [], jac._device()).compile().as_text()
+        # one sine and one cosine (the primal's, shared by all residuals and
+        # products); without the barriers around them XLA computed them once per
+        # residual that reads them
+        assert _count_op(text, "sine") == 1 and _count_op(text, "cosine") == 1
+        want = np.asarray(jax.jacfwd(cart_pole_like)(z + 0.1)).reshape(98, -1)
+        np.testing.assert_allclose(jac(z + 0.1).todense(), want, rtol=1e-12, atol=1e-12)

@@ -103,6 +103,28 @@ def test_wrong_values_are_caught(monkeypatch):
     assert out.kind == "wrong_value", out.detail
 
 
+def test_wrong_values_of_the_direct_call_are_caught(monkeypatch):
+    """A derivative right inside the fuzzer's jit but wrong when called directly,
+    where the real one keeps residuals: the direct-call check finds it."""
+    real = sd.jacobian
+
+    class KeepsResiduals:
+        compiler_options = {"xla_disable_hlo_passes": "cse_barrier_expander"}
+
+        def __init__(self, prepared):
+            self.prepared = prepared
+
+        def __call__(self, *a, **k):
+            out = jnp.asarray(self.prepared(*a, **k))
+            traced = any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(a))
+            return out if traced else 2.0 * out
+
+    monkeypatch.setattr(sd, "jacobian", lambda *a, **k: KeepsResiduals(real(*a, **k)))
+    out = check(_chain(FLIP, SIN))
+    assert out.kind == "wrong_value", out.detail
+    assert out.detail.startswith("direct call, residuals kept: ")
+
+
 def test_points_have_ties_zeros_and_large_values():
     p = _chain(SIN, shape=(6,))
     vals = [np.asarray(a[0]) for a, _ in points(p)]

@@ -144,6 +144,10 @@ def test_callbacks_of_a_problem_that_keeps_its_residuals():
         x = np.linspace(-1.0, 1.0, 30)
         nlp = IpoptProblem(f, x, c)
         assert nlp.jac.compiler_options and nlp.hess.compiler_options
+        # the gradient and the Jacobian share an executable compiled with the options
+        # (the barriers survive there), not a nested evaluation without them
+        first = nlp._first.fn.lower(x).compile().as_text()
+        assert "opt-barrier" in first
         lam = np.linspace(0.5, 1.5, nlp.m)
         y = x + 0.05
         rows, cols = nlp.jacobianstructure()

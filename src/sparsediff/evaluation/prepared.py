@@ -143,6 +143,18 @@ class SparseDerivative:
         index = self._nonzero_index()
         return out[0] if index is None else out[0][index]
 
+    def _nonzeros_kept(self, *args: Any) -> Any:
+        """:meth:`nonzeros` to be traced into a ``jax.jit`` compiled with
+        :attr:`compiler_options` (the Ipopt adapter's, which computes the gradient in
+        the same executable), where the evaluation keeps its costly residuals as a
+        direct call does. Under any other jit XLA would drop the barriers; that is
+        what :meth:`nonzeros` is for."""
+        if self.with_value or self.has_aux:
+            return self.nonzeros(*args)  # its refusal
+        out = self._evaluate(args, [], self._device())
+        index = self._nonzero_index()
+        return out[0] if index is None else out[0][index]
+
     def _nonzero_index(self) -> Any:
         """Where :meth:`nonzeros` reads the values from the raw output (None: as they
         are); built on first use and kept."""
