@@ -37,7 +37,8 @@ For every problem and size the script prints
 
 Then it measures the cost of a VJP relative to a JVP (``k = 8`` seeds, ``jax.vmap`` of the
 product, the VJP including its forward pass, as in sparsediff's reverse mode) on stencil-like
-problems and the Brusselator at ``n ~ 10^5``, the basis of the weight ``VJP_COST`` in
+problems, the Brusselator and the constraints of two NLP benchmark problems (cart-pole
+collocation, LUKVLE1) at ``n ~ 10^5``, the basis of the weight ``VJP_COST`` in
 ``sparsediff.evaluation.modes``, and prints the targets of the issue with PASS / FAIL.
 
 Problems (``--problems``): ``diff`` ``(x[1:] - x[:-1])**2``, ``n = 10^3 .. 10^6``;
@@ -86,7 +87,7 @@ import sparsediff
 from sparsediff.evaluation import modes as _modes
 from sparsediff.problems import brusselator_rhs
 
-from . import verdicts
+from . import nlp_problems, verdicts
 from .checks import DENSE_CHECK_ELEMENTS, product_error
 from .common import fmt_int, fmt_ratio, fmt_seconds, have_module, log, markdown_table
 from .problems import (
@@ -231,6 +232,38 @@ VJP_PROBLEMS: tuple[tuple[Problem, int, int], ...] = (
     ),
     (EVAL_PROBLEMS[2], 316, 100),
     (EVAL_PROBLEMS[1], 224, 72),
+    (
+        Problem(
+            name="cartpole_c",
+            title="cart-pole trapezoidal collocation defects (benchmarks.nlp_problems)",
+            kind="jacobian",
+            fn=lambda z: nlp_problems.cartpole_constraints(
+                nlp_problems.jax_ops(), z, z.size // 5 - 1
+            ),
+            sizes=(20_000,),
+            quick_sizes=(2_000,),
+            asdex_max=0,
+            check_size=10,
+            size_symbol="N",
+            shape_of=lambda intervals: (5 * (intervals + 1),),
+        ),
+        20_000,
+        2_000,
+    ),
+    (
+        Problem(
+            name="lukvle1_c",
+            title="LUKVLE1 constraints (benchmarks.nlp_problems)",
+            kind="jacobian",
+            fn=lambda x: nlp_problems.lukvle1_constraints(nlp_problems.jax_ops(), x),
+            sizes=(10**5,),
+            quick_sizes=(10**4,),
+            asdex_max=0,
+            check_size=10,
+        ),
+        10**5,
+        10**4,
+    ),
 )
 
 
