@@ -22,10 +22,10 @@ Classes (:data:`CLASSES`), decided in this order:
     non-differentiable point, such as tied updates of a scatter-min; sparsediff may use
     either). A Hessian that is not symmetric at a point (custom derivative rules) is not
     compared there: sparse Hessians assume symmetry. The sparse derivative is evaluated
-    inside the fuzzer's ``jit`` of a ``vmap`` over the points; where its direct call
-    keeps residuals (compiled with options JAX takes from the outermost jit only, see
-    :mod:`sparsediff.evaluation.residuals`), it is also called directly at each point
-    and checked alike.
+    inside the fuzzer's ``jit`` of a ``vmap`` over the points; where its evaluation
+    computes transcendental functions once, inside conditionals that the ``vmap``
+    turns into selects (:mod:`sparsediff.evaluation.residuals`), it is also called
+    directly at each point and checked alike.
 ``exact`` / ``conservative``
     the pattern equals / strictly contains the union of the empirical non-zeros.
 
@@ -191,7 +191,7 @@ def _classify(
             values = _direct(direct, pts)
         except Exception as exc:  # noqa: BLE001
             return _exception_outcome(exc, "evaluation (direct call)", prob, pts), truth
-        label = "direct call, residuals kept: "
+        label = "direct call: "
         failure, note = _values_check(p, prob, pts, mode, dense, values, note, label)
         if failure is not None:
             return failure, truth
@@ -200,10 +200,22 @@ def _classify(
     return Outcome(kind, f"{extra} extra entries{note}" if extra else note.lstrip("; ")), truth
 
 
+def _keeps_values(f: Callable, sample: tuple, kw: dict) -> bool:
+    """Whether ``f`` applies enough transcendental functions for the evaluation to
+    compute them once (:mod:`sparsediff.evaluation.residuals`), inside conditionals
+    that a ``vmap`` turns into selects: the batched check does not run them."""
+    import jax
+
+    from sparsediff.detection import compat
+    from sparsediff.evaluation import residuals
+
+    jaxpr = jax.make_jaxpr(lambda *a: f(*a, **kw))(*sample).jaxpr
+    count = compat.count_primitives(jaxpr, *residuals.TRANSCENDENTAL)
+    return count >= residuals.KEEP_MIN_TRANSCENDENTALS
+
+
 def _direct(direct: Callable, pts) -> np.ndarray:
-    """The sparse derivative called directly (outside any jit) at every point, where
-    its evaluation keeps residuals (:mod:`sparsediff.evaluation.residuals`): the
-    batched check runs it inside the fuzzer's jit, where it keeps none."""
+    """The sparse derivative called directly (no ``vmap``) at every point."""
     return np.stack([np.asarray(direct(a, k)) for a, k in pts])
 
 
@@ -304,7 +316,7 @@ def check(
             prepared = make(prob.f, *sample, argnums=p.argnums, has_aux=p.has_aux,
                             sparsity=pattern, output_format="dense", **kw)  # fmt: skip
             prep = lambda a, k: _derivative(prepared(*a, **k), p.has_aux)  # noqa: E731
-            direct = prep if getattr(prepared, "compiler_options", None) else None
+            direct = prep if _keeps_values(prob.f, sample, kw) else None
         except Exception as exc:  # noqa: BLE001
             out = _oracle_only(prob, pts) or _exception_outcome(exc, "preparation", prob, pts)
     truth = None

@@ -155,18 +155,15 @@ class IpoptProblem:
         self._hess_rows = np.asarray(pattern.rows)
         self._hess_cols = np.asarray(pattern.cols)
 
-        jac_values: Callable = lambda x: jnp.zeros(0)  # noqa: E731
-        options: dict = {}
-        if self.jac is not None:
-            jac_values, options = self.jac._nonzeros_kept, self.jac.compiler_options
+        jac_values = self.jac.nonzeros if self.jac is not None else (lambda x: jnp.zeros(0))
 
         # the values at a trial point; the first derivatives at an accepted one
-        # (inside one executable the Jacobian's passes run beside the gradient's,
-        # compiled as the Jacobian's own evaluation is)
+        # (inside one executable the Jacobian's passes run beside the gradient's)
         self._functions = _AtPoint(jax.jit(lambda x: (f(x), c(x))))
-        self._first = _AtPoint(
-            jax.jit(lambda x: (jax.grad(f)(x), jac_values(x)), compiler_options=options or None)
-        )
+        self._first = _AtPoint(jax.jit(lambda x: (jax.grad(f)(x), jac_values(x))))
+        # the Hessian's values in a jit of their own: a direct call of nonzeros checks
+        # its arguments in Python on every call
+        self._hess_values = jax.jit(self.hess.nonzeros)
         self.stats = {"functions": [0, 0.0], "first_derivatives": [0, 0.0], "hessian": [0, 0.0]}
 
     # -- helpers ----------------------------------------------------------------
@@ -210,7 +207,7 @@ class IpoptProblem:
         sigma = np.asarray(obj_factor, self._np_dtype)
         lam = np.asarray(lagrange, self._np_dtype).reshape(-1)
         t = time.perf_counter()
-        out = np.asarray(self.hess.nonzeros(self._x(x), sigma, lam), dtype=np.float64)
+        out = np.asarray(self._hess_values(self._x(x), sigma, lam), dtype=np.float64)
         s = self.stats["hessian"]
         s[0] += 1
         s[1] += time.perf_counter() - t

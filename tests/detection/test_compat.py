@@ -547,39 +547,9 @@ def _uses_and_counts():
     return jax.make_jaxpr(f)(X, X).jaxpr
 
 
-def test_outputs_using_follows_values_calls_and_loops():
-    jaxpr = _uses_and_counts()
-    assert isinstance(jaxpr.outvars[-1], Literal)
-    flags = compat.outputs_using(jaxpr, "sin", "exp", "cos", "tanh")
-    assert flags == [True, False, True, False, True, False, True, False]
-    assert compat.outputs_using(jaxpr, "log") == [False] * 8
-
-
 def test_count_primitives_counts_nested_equations_once_each():
     jaxpr = _uses_and_counts()
     assert compat.count_primitives(jaxpr, "sin", "exp", "cos", "tanh") == 4
     assert compat.count_primitives(jaxpr, "sin", "exp", "cos", "tanh", stop_at=2) == 2
     assert compat.count_primitives(jaxpr, "log") == 0
     assert compat.contains_primitive(jaxpr, "exp") and not compat.contains_primitive(jaxpr, "log")
-
-
-def test_barrier_expander_is_the_pass_that_drops_barriers_on_the_cpu():
-    """With the pass off, an optimization barrier survives into the compiled program;
-    with it on (XLA's default), it is gone: the pass name is what residuals rely on."""
-
-    def f(x):
-        return jax.lax.optimization_barrier(jnp.sin(x)) * 2.0
-
-    options = {"xla_disable_hlo_passes": compat.BARRIER_EXPANDER}
-    kept = jax.jit(f, compiler_options=options).lower(X).compile().as_text()
-    dropped = jax.jit(f).lower(X).compile().as_text()
-    assert "opt-barrier" in kept
-    assert "opt-barrier" not in dropped
-
-
-def test_jax_refuses_compiler_options_on_a_nested_jit():
-    """``SparseDerivative`` falls back to its evaluation without options inside a
-    caller's jit because JAX refuses them there."""
-    inner = jax.jit(jnp.sin, compiler_options={"xla_disable_hlo_passes": compat.BARRIER_EXPANDER})
-    with pytest.raises(ValueError, match="compiler_options"):
-        jax.jit(lambda x: inner(x) * 2.0)(X)

@@ -1,4 +1,4 @@
-"""Costly residuals computed once for all products (``sparsediff.evaluation.residuals``)."""
+"""Transcendental functions computed once for all products (``sparsediff.evaluation.residuals``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ X = np.linspace(-1.0, 1.2, 40)
 LAM = np.linspace(0.5, 1.5, 38)
 
 
+def _count_op(text: str, op: str) -> int:
+    return sum(
+        line.split("=", 1)[1].lstrip().split(" ", 1)[1].startswith(op + "(")
+        for line in text.splitlines()
+        if " = " in line and "%" in line.split("=")[0]
+    )
+
+
 def test_keeps_needs_transcendentals_products_and_one_batch():
     assert residuals.keeps(2, 3, None, False)
     assert residuals.keeps(5, 9, 9, False)
@@ -38,13 +46,12 @@ def test_keeps_needs_transcendentals_products_and_one_batch():
 def test_a_jacobian_keeps_its_residuals_and_equals_jacfwd():
     with jax.enable_x64(True):
         jac = sd.jacobian(lukvle1_constraints, X)
-        assert jac.num_colors >= residuals.KEEP_MIN_PRODUCTS
-        assert jac.compiler_options == residuals.COMPILER_OPTIONS
+        assert jac.num_colors >= residuals.KEEP_MIN_PRODUCTS and jac._run.keep
         want = np.asarray(jax.jacfwd(lukvle1_constraints)(X + 0.1))
         np.testing.assert_allclose(jac(X + 0.1).todense(), want, rtol=1e-12, atol=1e-12)
-        # the barrier is in the compiled evaluation
+        # the conditionals are in the compiled evaluation
         text = jac._jitted.lower((X,), [], jac._device()).compile().as_text()
-        assert "opt-barrier" in text
+        assert _count_op(text, "conditional") >= 2
 
 
 @pytest.mark.parametrize("mode", [None, "rev", "dense_fwd"])
@@ -58,7 +65,7 @@ def test_every_mode_keeps_values(mode):
 def test_a_hessian_keeps_its_residuals_and_equals_jax_hessian():
     with jax.enable_x64(True):
         hess = sd.hessian(lagrangian, X, LAM)
-        assert hess.compiler_options == residuals.COMPILER_OPTIONS
+        assert hess._run.keep
         want = np.asarray(jax.hessian(lagrangian)(X, LAM))
         np.testing.assert_allclose(hess(X, LAM).todense(), want, rtol=1e-10, atol=1e-9)
 
@@ -70,24 +77,29 @@ def test_no_options_where_nothing_is_kept():
     def polynomial(x):
         return x[1:] ** 2 * x[:-1] + x[2:].sum()
 
-    assert sd.jacobian(one_tanh, X).compiler_options == {}
-    assert sd.jacobian(polynomial, X).compiler_options == {}
+    assert not sd.jacobian(one_tanh, X)._run.keep
+    assert not sd.jacobian(polynomial, X)._run.keep
     # one color (a diagonal Jacobian): nothing to share
     assert sd.jacobian(lambda x: jnp.sin(x) * jnp.exp(x), X).num_colors == 1
-    assert sd.jacobian(lambda x: jnp.sin(x) * jnp.exp(x), X).compiler_options == {}
+    assert not sd.jacobian(lambda x: jnp.sin(x) * jnp.exp(x), X)._run.keep
 
 
-def test_inside_a_callers_jit_nothing_is_kept():
-    jac = sd.jacobian(lukvle1_constraints, X.astype(np.float32))
-    assert jac.compiler_options
-    want = np.asarray(jax.jacfwd(lukvle1_constraints)(X.astype(np.float32)))
-    # JAX refuses options on a nested jit: the evaluation runs without them, and
-    # without barriers (XLA would drop them there)
-    lowered = jax.jit(lambda x: jac(x).todense()).lower(X.astype(np.float32))
-    assert "optimization_barrier" not in lowered.as_text()
-    got = jax.jit(lambda x: jac(x).todense())(X.astype(np.float32))
+def test_inside_a_callers_jit_the_values_are_kept_too():
+    """A conditional holds inside a caller's jit (an optimization barrier did not:
+    XLA's CPU pipeline drops it there), and under a vmap it folds away."""
+    x32 = X.astype(np.float32)
+    jac = sd.jacobian(lukvle1_constraints, x32)
+    assert jac._run.keep
+    want = np.asarray(jax.jacfwd(lukvle1_constraints)(x32))
+    text = jax.jit(lambda x: jac(x).todense()).lower(x32).compile().as_text()
+    assert _count_op(text, "conditional") >= 2
+    got = jax.jit(lambda x: jac(x).todense())(x32)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    assert jax.jit(jac.nonzeros)(X.astype(np.float32)).shape == (jac.sparsity.nnz,)
+    assert jax.jit(jac.nonzeros)(x32).shape == (jac.sparsity.nnz,)
+    batch = np.stack([x32, x32 + 0.1])
+    got = jax.jit(jax.vmap(lambda x: jac(x).todense()))(batch)
+    np.testing.assert_allclose(got[1], jax.jacfwd(lukvle1_constraints)(batch[1]), rtol=1e-5,
+                               atol=1e-5)  # fmt: skip
 
 
 def test_linearized_traces_once_and_changes_no_value():
@@ -102,7 +114,7 @@ def test_linearized_traces_once_and_changes_no_value():
             y, lin, aux = residuals.linearized(lambda z: jax.linearize(g, z, has_aux=True), x, keep)
             return y, aux, jax.vmap(lin)(jnp.eye(x.size)[:3])
 
-        return jax.jit(f, compiler_options=residuals.COMPILER_OPTIONS)(X)
+        return jax.jit(f)(X)
 
     plain = run(False)
     assert len(calls) == 1
@@ -124,9 +136,9 @@ def test_linearized_keeps_nothing_beyond_the_byte_bound(monkeypatch):
 
         return str(jax.make_jaxpr(f)(X))
 
-    assert "optimization_barrier" in program()
+    assert "cond[" in program()
     monkeypatch.setattr(residuals, "KEEP_MAX_BYTES", 8)
-    assert "optimization_barrier" not in program()
+    assert "cond[" not in program()
 
 
 def cart_pole_like(z):
@@ -138,23 +150,17 @@ def cart_pole_like(z):
     return jnp.concatenate([acc[1:] - acc[:-1] + w[1:], (u * c + s * w)[1:] - theta[:-1]])
 
 
-def _count_op(text: str, op: str) -> int:
-    return sum(
-        line.split("=", 1)[1].lstrip().split(" ", 1)[1].startswith(op + "(")
-        for line in text.splitlines()
-        if " = " in line and "%" in line.split("=")[0]
-    )
-
-
 def test_each_transcendental_is_computed_once_where_residuals_are_kept():
     z = np.stack([np.linspace(0.1, 3.0, 50), np.linspace(-1.0, 1.0, 50), np.ones(50)])
     with jax.enable_x64(True):
         jac = sd.jacobian(cart_pole_like, z)
-        assert jac.compiler_options and jac.num_colors >= 2
-        text = jac._jitted.lower((z,), [], jac._device()).compile().as_text()
-        # one sine and one cosine (the primal's, shared by all residuals and
-        # products); without the barriers around them XLA computed them once per
-        # residual that reads them
-        assert _count_op(text, "sine") == 1 and _count_op(text, "cosine") == 1
+        assert jac._run.keep and jac.num_colors >= 2
+        # one sine and one cosine in each branch of their conditionals, shared by
+        # all residuals and products; without the conditionals XLA computed them
+        # once per residual that reads them. Directly and inside a caller's jit.
+        direct = jac._jitted.lower((z,), [], jac._device()).compile().as_text()
+        inside = jax.jit(lambda v: jac(v).todense()).lower(z).compile().as_text()
+        for text in (direct, inside):
+            assert _count_op(text, "sine") == 2 and _count_op(text, "cosine") == 2
         want = np.asarray(jax.jacfwd(cart_pole_like)(z + 0.1)).reshape(98, -1)
         np.testing.assert_allclose(jac(z + 0.1).todense(), want, rtol=1e-12, atol=1e-12)

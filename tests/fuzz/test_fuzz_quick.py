@@ -104,25 +104,28 @@ def test_wrong_values_are_caught(monkeypatch):
 
 
 def test_wrong_values_of_the_direct_call_are_caught(monkeypatch):
-    """A derivative right inside the fuzzer's jit but wrong when called directly,
-    where the real one keeps residuals: the direct-call check finds it."""
+    """A derivative right inside the fuzzer's jit of a vmap but wrong when called
+    directly, on a program whose evaluation computes its transcendental functions
+    once (conditionals, which the vmap turns into selects): the direct-call check
+    finds it."""
     real = sd.jacobian
 
-    class KeepsResiduals:
-        compiler_options = {"xla_disable_hlo_passes": "cse_barrier_expander"}
+    def wrong_when_direct(*args, **kwargs):
+        prepared = real(*args, **kwargs)
 
-        def __init__(self, prepared):
-            self.prepared = prepared
-
-        def __call__(self, *a, **k):
-            out = jnp.asarray(self.prepared(*a, **k))
+        def call(*a, **k):
+            out = jnp.asarray(prepared(*a, **k))
             traced = any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(a))
             return out if traced else 2.0 * out
 
-    monkeypatch.setattr(sd, "jacobian", lambda *a, **k: KeepsResiduals(real(*a, **k)))
-    out = check(_chain(FLIP, SIN))
+        return call
+
+    monkeypatch.setattr(sd, "jacobian", wrong_when_direct)
+    out = check(_chain(FLIP, SIN, SIN))
     assert out.kind == "wrong_value", out.detail
-    assert out.detail.startswith("direct call, residuals kept: ")
+    assert out.detail.startswith("direct call: ")
+    # one transcendental: no direct check, so this one passes
+    assert check(_chain(FLIP, SIN)).kind == "exact"
 
 
 def test_points_have_ties_zeros_and_large_values():
@@ -286,12 +289,12 @@ def test_recheck_reports_recorded_failures_with_this_code(tmp_path, capsys):
     assert "1 recorded failures, 0 still failing" in out
 
 
-def test_kept_residuals_inside_a_callers_vmapped_jit():
+def test_kept_values_inside_a_callers_vmapped_jit():
     """Program 458 of campaign 4242: a forward-over-forward Hessian with eight colors
-    whose residuals the direct call keeps. Evaluated under the fuzzer's jit of a vmap
-    beside the dense Hessian, it gave wrong values while the evaluation still put its
-    barriers in (XLA drops them there); it now keeps residuals only where it is
-    compiled on its own. Checked in the caller's jit and directly (barriers kept)."""
+    whose evaluation keeps values computed once. Evaluated under the fuzzer's jit of
+    a vmap beside the dense Hessian, it gave wrong values while the evaluation kept
+    them behind optimization barriers (XLA drops those there); it now keeps them in
+    conditionals. Checked in the caller's vmapped jit and directly."""
     from benchmarks.fuzz.oracle import FlatProblem, dense_at
 
     p = program_for(4242, 458, 0.25)
@@ -299,8 +302,11 @@ def test_kept_residuals_inside_a_callers_vmapped_jit():
     assert check(p).kind in ("exact", "conservative")
     prob, pts = FlatProblem(p), points(p)
     prepared = sd.hessian(prob.f, *p.sample_args(), output_format="dense")
-    assert prepared.compiler_options  # the direct call keeps residuals
+    assert prepared._run.keep
     dense, _, _ = dense_at(prob, pts)
     stacked = jax.tree_util.tree_map(lambda *v: jnp.stack(v), *[a for a, _ in pts])
-    direct = np.asarray(jax.vmap(lambda a: prepared(*a))(stacked)).reshape(dense.shape)
+    batched = jax.jit(jax.vmap(lambda a: prepared(*a)))(stacked)
+    np.testing.assert_allclose(np.asarray(batched).reshape(dense.shape), dense, rtol=1e-4,
+                               atol=1e-5)  # fmt: skip
+    direct = np.stack([np.asarray(prepared(*a)) for a, _ in pts]).reshape(dense.shape)
     np.testing.assert_allclose(direct, dense, rtol=1e-4, atol=1e-5)

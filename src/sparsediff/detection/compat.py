@@ -20,14 +20,8 @@ __all__ = [
     "literal_value",
     "eqn_context",
     "trace_context",
-    "outputs_using",
     "count_primitives",
-    "BARRIER_EXPANDER",
 ]
-
-#: the XLA pass that removes optimization barriers on the CPU before fusion (so that
-#: a barrier no longer keeps a value materialised); ``xla_disable_hlo_passes`` names it
-BARRIER_EXPANDER = "cse_barrier_expander"
 
 
 def bind_eqn(eqn: JaxprEqn, *args: Any) -> Any:
@@ -175,39 +169,6 @@ def count_primitives(jaxpr: Jaxpr, *names: str, stop_at: int | None = None) -> i
                     elif isinstance(v, closed_type):
                         stack.append(v.jaxpr)
     return count
-
-
-def outputs_using(jaxpr: Jaxpr, *names: str) -> list[bool]:
-    """For each output of ``jaxpr``: whether computing it uses a primitive named so,
-    directly or through the values it is computed from. A call of a nested function
-    (``pjit``, ``closed_call``, ``remat``, custom rules: one jaxpr whose outputs are
-    the equation's) is followed output by output; other nested programs (loops,
-    branches) count as using the primitive when they contain it anywhere."""
-    from jax.extend.core import ClosedJaxpr as closed_type
-    from jax.extend.core import Jaxpr as jaxpr_type
-
-    wanted = frozenset(names)
-    hot: set[Any] = set()
-    for eqn in jaxpr.eqns:
-        if eqn.primitive.name in wanted or any(
-            not isinstance(v, Literal) and v in hot for v in eqn.invars
-        ):
-            hot.update(eqn.outvars)
-            continue
-        inner = [
-            v.jaxpr if isinstance(v, closed_type) else v
-            for val in eqn.params.values()
-            for v in (val if isinstance(val, tuple) else (val,))
-            if isinstance(v, closed_type | jaxpr_type)
-        ]
-        if not inner:
-            continue
-        if len(inner) == 1 and len(inner[0].outvars) == len(eqn.outvars):
-            flags = outputs_using(inner[0], *names)
-            hot.update(v for v, h in zip(eqn.outvars, flags, strict=True) if h)
-        elif any(contains_primitive(j, *names) for j in inner):
-            hot.update(eqn.outvars)
-    return [not isinstance(v, Literal) and v in hot for v in jaxpr.outvars]
 
 
 def _uses_state(jaxpr: Jaxpr) -> bool:

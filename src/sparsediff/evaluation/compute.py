@@ -32,16 +32,11 @@ class Runner:
     plan: Plan
     constrain: Callable | None
     fence: bool
-    #: False for an evaluation traced into a caller's jit (see :mod:`.residuals`)
-    top_level: bool = True
 
     @property
     def keep(self) -> bool:
-        """Whether the products keep the linearisation's costly residuals
-        (:mod:`.residuals`): the evaluation is then compiled with
-        :data:`.residuals.COMPILER_OPTIONS`, so only where it is compiled on its own."""
-        if not self.top_level:
-            return False
+        """Whether the products compute the linearisation's transcendental functions
+        once (:mod:`.residuals`)."""
         lay, plan = self.plan.layout, self.plan
         counts = [s.shape[0] for s in (lay.fwd_seeds, lay.rev_seeds) if s is not None and s.size]
         if plan.mode in ("dense", "dense_fwd"):

@@ -11,7 +11,6 @@ arguments instead of embedding them; its call is pure JAX for the JAX formats.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +25,6 @@ from ..decompression.formats import HOST_FORMATS, build_output, host_output
 from .compute import Runner, format_values, hessian_values, jacobian_values
 from .layout import device_arrays
 from .pipeline import Plan, prepare
-from .residuals import COMPILER_OPTIONS
 from .sharding import constrain_leading, resolve_mesh
 from .verify import verify_user_pattern
 
@@ -54,13 +52,7 @@ class SparseDerivative:
         self._aux = AuxSplit()
         self._dev: dict | None = None
         self._out_treedef = None
-        options = self.compiler_options
-        self._jitted = jax.jit(self._evaluate, compiler_options=options or None)
-        # inside a caller's jit, whose compilation this one joins: without the options,
-        # so without kept residuals (XLA drops the barriers there, see .residuals)
-        self._nested = (
-            jax.jit(functools.partial(self._evaluate, top_level=False)) if options else None
-        )
+        self._jitted = jax.jit(self._evaluate)
         self._plain = _plain_avals(self.plan.signature)
 
     # -- the plan's parts, by their public names --------------------------------
@@ -75,14 +67,6 @@ class SparseDerivative:
     signature = property(lambda self: self.plan.signature)
     argnums = property(lambda self: self.plan.model.argnums)
     has_aux = property(lambda self: self.plan.model.has_aux)
-
-    @property
-    def compiler_options(self) -> dict:
-        """The XLA options a direct call's evaluation is compiled with (empty for
-        XLA's defaults): set where it keeps costly residuals computed once (see
-        ``sparsediff.evaluation.residuals``). Inside a caller's ``jax.jit`` the
-        evaluation is compiled with the caller's options and keeps none."""
-        return dict(COMPILER_OPTIONS) if self._run.keep else {}
 
     def _device(self) -> dict:
         """Decompression and output index arrays on the device (built on first use);
@@ -143,18 +127,6 @@ class SparseDerivative:
         index = self._nonzero_index()
         return out[0] if index is None else out[0][index]
 
-    def _nonzeros_kept(self, *args: Any) -> Any:
-        """:meth:`nonzeros` to be traced into a ``jax.jit`` compiled with
-        :attr:`compiler_options` (the Ipopt adapter's, which computes the gradient in
-        the same executable), where the evaluation keeps its costly residuals as a
-        direct call does. Under any other jit XLA would drop the barriers; that is
-        what :meth:`nonzeros` is for."""
-        if self.with_value or self.has_aux:
-            return self.nonzeros(*args)  # its refusal
-        out = self._evaluate(args, [], self._device())
-        index = self._nonzero_index()
-        return out[0] if index is None else out[0][index]
-
     def _nonzero_index(self) -> Any:
         """Where :meth:`nonzeros` reads the values from the raw output (None: as they
         are); built on first use and kept."""
@@ -180,23 +152,15 @@ class SparseDerivative:
     def _raw(self, args: tuple, kw_dynamic: list):
         """The jitted evaluation: a tuple whose derivative entry holds the nonzero
         values for the sparse JAX formats (wrapped by :meth:`_finish`)."""
-        if self._nested is None:  # compiled as JAX compiles it by default
-            return self._jitted(args, kw_dynamic, self._device())
-        try:
-            return self._jitted(args, kw_dynamic, self._device())
-        except ValueError:
-            # inside a caller's jit, whose compilation this one joins: JAX refuses
-            # compiler options there (the caller's own apply); any other error
-            # comes back from the same evaluation without them
-            return self._nested(args, kw_dynamic, self._device())
+        return self._jitted(args, kw_dynamic, self._device())
 
-    def _evaluate(self, args: tuple, kw_dynamic: list, dev: dict, top_level: bool = True):
+    def _evaluate(self, args: tuple, kw_dynamic: list, dev: dict):
         # The index arrays are arguments of the direct call, but constants of a
         # caller's jit that closes over this derivative: there XLA would rewrite the
         # gathers around their known values, which made the evaluation 1.2-1.3x
         # slower (arrowhead Hessian). The barrier keeps them opaque, as arguments are.
         dev = jax.lax.optimization_barrier(dev) if dev else dev
-        run = self._run if top_level else dataclasses.replace(self._run, top_level=False)
+        run = self._run
         plan = self.plan
         kwargs = plan.model.kwargs_with(kw_dynamic)
         g, x = plan.model.flat_function(self.f, args, kwargs, self._aux)

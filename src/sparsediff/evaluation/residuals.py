@@ -1,46 +1,43 @@
-"""Residuals of a linearisation, computed once for all the products.
+"""Transcendental functions of a linearisation, computed once for all the products.
 
-The compressed products (:mod:`.products`) share one linearisation of ``f``: its
-residuals (``cos(x)`` for a ``sin(x)``, ``exp(x)`` for an ``exp(x)``, ...) are
-values of the primal computation that every product reads. XLA fuses the
-producer of a residual into the loop of each consumer and so computes a
-transcendental function once per product and element instead of once per
-element: with several products that is most of the evaluation's time (the
-LUKVLE1 Hessian with 10^3 variables and three colors: 180 µs, against 85 µs with
-the residuals kept; the cart-pole Jacobian, six colors: 290 against 210 µs, on
-the 2-core benchmark machine).
+The compressed products (:mod:`.products`) share one linearisation of ``f``. Its
+residuals (``cos(x)`` for a ``sin(x)``, ``exp(x)`` for an ``exp(x)``, ...) and the
+values computed from them are read by every product, and XLA fuses the producer
+of such a value into the loop of each consumer: it then computes a
+transcendental function once per product, and once per residual read from it,
+instead of once per element. With several products that is most of the
+evaluation's time.
 
-:func:`linearized` keeps those residuals materialised behind an optimization
-barrier, and each transcendental function of the linearisation's top level as
-well: XLA would otherwise fuse ``sin(theta)`` into each residual that is computed
-from it (thirteen in the cart-pole Jacobian). XLA honours the barrier on the CPU
-only when its pass :data:`~sparsediff.detection.compat.BARRIER_EXPANDER` is off,
-which :data:`COMPILER_OPTIONS` asks for in the compilation of the evaluation. JAX
-takes compiler options only from the outermost ``jax.jit``, so an evaluation traced
-into a caller's jit keeps nothing: there XLA would drop the barriers, and a
-vmapped program whose barriers XLA dropped was found to compute wrong values (fuzz
-campaign 4242, program 458, a regression test).
+:func:`linearized` computes each transcendental function of the linearisation's
+top level inside a ``lax.cond`` whose two branches are that function: XLA does
+not fuse across a conditional, so its value is computed once and read by the
+consumers. The predicate (``x[0] == x[0]``) is opaque to XLA and either branch
+gives the same value, so nothing depends on it. Unlike an optimization barrier,
+which XLA's CPU pipeline removes before fusion unless the compilation turns that
+pass off (an option JAX takes only from the outermost ``jax.jit``), the
+conditional holds inside a caller's ``jax.jit`` too. Under ``jax.vmap`` the
+predicate is batched and the conditional becomes a select of two equal values,
+which XLA folds: the values stay right, the saving is lost.
 
 Kept only where it paid in measurements: ``f`` applies transcendental functions
 in at least :data:`KEEP_MIN_TRANSCENDENTALS` places (a single ``tanh`` after a
-convolution, nine colors, was 5-20% slower with its residual kept at 128^2 and
-256^2 pixels: XLA computes it once there already), there are at least
-:data:`KEEP_MIN_PRODUCTS` products in one batch, and the kept residuals take at
-most :data:`KEEP_MAX_BYTES` (LUKVLE1's Jacobian with 10^6 variables, 8 MB a
-residual, went from 31 to 37 ms with them kept; its Hessian from 80 to 57 ms).
-With two products (the cart-pole Hessian) keeping paid only once the
-transcendentals were computed once too: 1.48 against 1.20 ms at N = 16,000,
-parity at N = 1,000.
+convolution, nine colors, was 5-20% slower with its value kept at 128^2 and 256^2
+pixels: XLA computes it once there already), there are at least
+:data:`KEEP_MIN_PRODUCTS` products in one batch, and the kept values take at most
+:data:`KEEP_MAX_BYTES` (an earlier form that kept residuals behind barriers made
+LUKVLE1's Jacobian with 10^6 variables slower, 31 against 37 ms, with 8 MB a
+value).
 
-Measured on the 2-core machine, each call waiting for its result (interleaved,
-median of per-round bests, µs), plain / residuals kept / kept with each
-transcendental once:
+Measured on the 2-core machine (float64 where named NLP problems, float32 for the
+arrowhead; each call waiting for its result; interleaved, median of per-round
+bests, µs): plain / residuals behind barriers, with options / conditionals, each
+called directly and inside a caller's ``jax.jit``:
 
-- cart-pole Jacobian, N = 1,000: 257 / 152 / 184
-- cart-pole Jacobian, N = 16,000: 2,493 / 1,917 / 1,373
-- cart-pole Hessian, N = 1,000: 260 / 291 / 238
-- cart-pole Hessian, N = 16,000: 1,478 / 1,976 / 1,202
-- LUKVLE1 Hessian, n = 1,000: 247 / 153 / 144
+- cart-pole Jacobian, N = 1,000: 258 / 217 / 188; in a jit 242 / 242 / 174
+- cart-pole Jacobian, N = 16,000: 2,632 / 1,496 / 1,462; in a jit 2,627 / 2,596 / 1,461
+- cart-pole Hessian, N = 16,000: 1,598 / 1,390 / 1,306; in a jit 1,412 / 1,343 / 1,118
+- LUKVLE1 Hessian, n = 1,000: 235 / 125 / 122; in a jit 162 / 161 / 62
+- arrowhead Hessian, n = 10^6: 7,864 / 5,738 / 5,802; in a jit 8,021 / 8,099 / 5,701
 """
 
 from __future__ import annotations
@@ -58,7 +55,6 @@ __all__ = [
     "KEEP_MIN_TRANSCENDENTALS",
     "KEEP_MIN_PRODUCTS",
     "KEEP_MAX_BYTES",
-    "COMPILER_OPTIONS",
     "keeps",
     "linearized",
 ]
@@ -71,20 +67,20 @@ TRANSCENDENTAL = (
     "cbrt", "polygamma", "zeta", "random_gamma_grad",
 )  # fmt: skip
 
-#: residuals are kept when ``f`` applies transcendental functions in this many places
+#: values are kept when ``f`` applies transcendental functions in this many places
 KEEP_MIN_TRANSCENDENTALS = 2
 #: ... for a batch of at least this many products
 KEEP_MIN_PRODUCTS = 2
-#: ... and when the kept residuals take at most this many bytes in all
+#: ... and when the kept values take at most this many bytes in all
 KEEP_MAX_BYTES = 16 << 20
-#: how the evaluation is compiled when it keeps residuals
-COMPILER_OPTIONS = {"xla_disable_hlo_passes": compat.BARRIER_EXPANDER}
+
+_ONCE = frozenset(TRANSCENDENTAL)
 
 
 def keeps(transcendentals: int, products: int, chunk_size: int | None, split: bool) -> bool:
-    """Whether a batch of ``products`` products keeps the residuals of ``f``, whose
-    program applies ``transcendentals`` transcendental functions. Not for chunked
-    batches (``jax.lax.map``) or ones split over devices (``split``)."""
+    """Whether a batch of ``products`` products keeps the transcendental values of
+    ``f``, whose program applies ``transcendentals`` transcendental functions. Not
+    for chunked batches (``jax.lax.map``) or ones split over devices (``split``)."""
     if transcendentals < KEEP_MIN_TRANSCENDENTALS or split or products < KEEP_MIN_PRODUCTS:
         return False
     return chunk_size is None or chunk_size >= products
@@ -92,13 +88,13 @@ def keeps(transcendentals: int, products: int, chunk_size: int | None, split: bo
 
 def linearized(build: Callable[[Any], tuple], x: Any, keep: bool) -> tuple:
     """``build(x)``: a linearisation ``(values, linear function, aux)``; with
-    ``keep``, the linear function's residuals that are computed with a
-    transcendental function come out of an optimization barrier (computed once).
+    ``keep``, each transcendental function of its top level computed once (inside
+    a conditional, see the module docstring).
 
-    ``build`` is traced once either way: its program is read for the residuals'
-    origin and then evaluated in the caller's trace.
+    ``build`` is traced once either way: its program is read and then evaluated
+    in the caller's trace.
     """
-    if not keep:
+    if not keep or x.size == 0:
         return build(x)
     shapes: list = []
 
@@ -108,21 +104,14 @@ def linearized(build: Callable[[Any], tuple], x: Any, keep: bool) -> tuple:
         return [leaf for leaves, _ in parts for leaf in leaves]
 
     closed = jax.make_jaxpr(flat)(x)
-    parts = shapes[0]
-    uses = compat.outputs_using(closed.jaxpr, *TRANSCENDENTAL)
-    first = len(parts[0][0])  # the linear function's leaves follow the values'
-    picked = [i for i in range(first, first + len(parts[1][0])) if uses[i]]
-    avals = closed.out_avals
-    size = sum(avals[i].size * avals[i].dtype.itemsize for i in picked)
-    if not picked or size > KEEP_MAX_BYTES:
+    once = [e for e in closed.jaxpr.eqns if e.primitive.name in _ONCE]
+    size = sum(v.aval.size * v.aval.dtype.itemsize for e in once for v in e.outvars)
+    if not once or size > KEEP_MAX_BYTES:
         leaves = list(jaxpr_as_fun(closed)(x))
     else:
         leaves = _evaluate_once(closed, x)
-        kept = jax.lax.optimization_barrier([leaves[i] for i in picked])
-        for i, value in zip(picked, kept, strict=True):
-            leaves[i] = value
     out, start = [], 0
-    for part_leaves, tree in parts:
+    for part_leaves, tree in shapes[0]:
         out.append(jax.tree_util.tree_unflatten(tree, leaves[start : start + len(part_leaves)]))
         start += len(part_leaves)
     return tuple(out)
@@ -130,23 +119,27 @@ def linearized(build: Callable[[Any], tuple], x: Any, keep: bool) -> tuple:
 
 def _evaluate_once(closed: Any, x: Any) -> list:
     """``closed``'s outputs at ``x``, each transcendental function of its top level
-    computed once: its result comes out of an optimization barrier. Without one,
-    XLA fuses ``sin(theta)`` into the loop of every residual that reads it and so
-    computes it once per residual (the cart-pole Jacobian: 13 residuals from one
-    ``sin`` and one ``cos``). Nested programs are evaluated as they are."""
+    computed inside a conditional on ``x[0] == x[0]`` whose branches both apply
+    it. Nested programs are evaluated as they are."""
     env: dict[Any, Any] = dict(zip(closed.jaxpr.constvars, closed.consts, strict=True))
     env.update(zip(closed.jaxpr.invars, [x], strict=True))
+    key = x.ravel()[0]
+    pred = key == key  # False only for NaN, where the other branch is the same
 
     def read(v: Any) -> Any:
         return compat.literal_value(v) if isinstance(v, compat.Literal) else env[v]
 
     for eqn in closed.jaxpr.eqns:
-        out = compat.bind_eqn(eqn, *map(read, eqn.invars))
+        args = [read(v) for v in eqn.invars]
         if eqn.primitive.name in _ONCE:
-            out = jax.lax.optimization_barrier(out)
+            branch = _applying(eqn)
+            out = jax.lax.cond(pred, branch, branch, *args)
+        else:
+            out = compat.bind_eqn(eqn, *args)
         outs = out if eqn.primitive.multiple_results else [out]
         env.update(zip(eqn.outvars, outs, strict=True))
     return [read(v) for v in closed.jaxpr.outvars]
 
 
-_ONCE = frozenset(TRANSCENDENTAL)
+def _applying(eqn: Any) -> Callable:
+    return lambda *args: compat.bind_eqn(eqn, *args)
