@@ -158,7 +158,10 @@ class SparseDerivative:
         # The index arrays are arguments of the direct call, but constants of a
         # caller's jit that closes over this derivative: there XLA would rewrite the
         # gathers around their known values, which made the evaluation 1.2-1.3x
-        # slower (arrowhead Hessian). The barrier keeps them opaque, as arguments are.
+        # slower (arrowhead Hessian). The barrier keeps them opaque, as arguments are,
+        # where XLA keeps barriers (its CPU pipeline removes them before fusion; there
+        # small evaluations gained from the known indices: the LUKVLE1 Hessian at 10^3
+        # variables took 62 µs inside a jit against 122 µs called directly).
         dev = jax.lax.optimization_barrier(dev) if dev else dev
         run = self._run
         plan = self.plan
