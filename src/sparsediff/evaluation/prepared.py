@@ -30,6 +30,8 @@ from .verify import verify_user_pattern
 
 __all__ = ["SparseDerivative", "CompressedDerivative"]
 
+_UNBUILT = object()  # a cached value not built yet
+
 
 class SparseDerivative:
     """A prepared sparse Jacobian or Hessian of ``f`` (see :func:`jacobian`)."""
@@ -52,6 +54,7 @@ class SparseDerivative:
         self._aux = AuxSplit()
         self._dev: dict | None = None
         self._out_treedef = None
+        self._nz_index: Any = _UNBUILT
         self._jitted = jax.jit(self._evaluate)
         self._plain = _plain_avals(self.plan.signature)
 
@@ -130,8 +133,8 @@ class SparseDerivative:
     def _nonzero_index(self) -> Any:
         """Where :meth:`nonzeros` reads the values from the raw output (None: as they
         are); built on first use and kept."""
-        if "_nz_index" in self.__dict__:
-            return self.__dict__["_nz_index"]
+        if self._nz_index is not _UNBUILT:
+            return self._nz_index
         index: Any = None
         order = self.plan.layout.order
         if self.output_format == "dense":
@@ -140,7 +143,7 @@ class SparseDerivative:
         elif order is not None:  # values in evaluation order (see .layout): pattern order
             index = np.empty_like(order)
             index[order] = np.arange(order.size, dtype=order.dtype)
-        self.__dict__["_nz_index"] = index
+        self._nz_index = index
         return index
 
     def _finish_checked(self, args, kwargs, out):
@@ -163,12 +166,11 @@ class SparseDerivative:
         # small evaluations gained from the known indices: the LUKVLE1 Hessian at 10^3
         # variables took 62 µs inside a jit against 122 µs called directly).
         dev = jax.lax.optimization_barrier(dev) if dev else dev
-        run = self._run
         plan = self.plan
         kwargs = plan.model.kwargs_with(kw_dynamic)
         g, x = plan.model.flat_function(self.f, args, kwargs, self._aux)
         if plan.kind == "hessian":
-            value, grad, aux, values = hessian_values(run, g, x, dev)
+            value, grad, aux, values = hessian_values(self._run, g, x, dev)
             result = format_values(plan, values, dev)
             if not plan.with_value:
                 return (result, aux) if plan.model.has_aux else (result,)
@@ -176,7 +178,7 @@ class SparseDerivative:
             grad_tree = unravel(grad)
             grad_tree = grad_tree[0] if plan.model.single else grad_tree
             return ((value, aux) if plan.model.has_aux else value, grad_tree, result)
-        y, aux, values = jacobian_values(run, g, x, dev)
+        y, aux, values = jacobian_values(self._run, g, x, dev)
         result = format_values(plan, values, dev)
         if not plan.with_value:
             return (result, aux) if plan.model.has_aux else (result,)

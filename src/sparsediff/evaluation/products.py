@@ -73,7 +73,7 @@ def jvp_products(
     keep: bool = False,
 ):
     """``(y, aux, B)`` with ``B[c] = J @ seeds[c]``: one linearisation, one JVP per seed
-    (``keep``: its costly residuals computed once, see :mod:`.residuals`)."""
+    (``keep``: its transcendental functions computed once, see :mod:`.residuals`)."""
     y, jvp_fn, aux = linearized(lambda z: jax.linearize(g, z, has_aux=True), x, keep)
     return y, aux, map_products(jvp_fn, seeds, chunk_size, constrain)
 
