@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-from benchmarks.evaluation import VJP_PROBLEMS, vjp_cost
+from benchmarks.evaluation import VJP_PROBLEMS, time_interleaved, vjp_cost
 
 
 def test_the_nlp_constraints_of_the_vjp_table_are_the_nlp_problems_own():
@@ -22,3 +22,27 @@ def test_vjp_cost_row_of_an_nlp_constraint_function():
     assert row["problem"] == "cartpole_c" and row["n"] == 5 * 31 and row["m"] == 4 * 30
     for key in ("jvp_k", "vjp_k", "jvp_1", "vjp_1"):
         assert np.isfinite(row[key]) and row[key] > 0
+
+
+def test_interleaved_timing_runs_bursts_in_rounds():
+    calls: list[str] = []
+
+    def counted(name: str):
+        def fn():
+            calls.append(name)
+            return jax.numpy.zeros(())
+
+        return fn
+
+    # a 10 us callable gets bursts of 10 calls; a 1 ms one bursts of 2; a 5 ms one single calls
+    warm = {"fast": 1e-5, "mid": 1e-3, "slow": 5e-3}
+    best = time_interleaved({k: counted(k) for k in warm}, warm, budget=0.05)
+    assert calls.count("fast") == 10 * (30 - 1)
+    assert calls.count("mid") == 2 * (25 - 1)
+    assert calls.count("slow") == 1 * (10 - 1)
+    # round-robin: each round visits every callable once, as one burst
+    assert calls[:13] == ["fast"] * 10 + ["mid"] * 2 + ["slow"]
+    # the warm-up time counts: no call can beat an impossibly fast warm-up
+    assert all(0 < best[k] <= warm[k] for k in warm)
+    warm_zero = {"fast": 0.0}
+    assert time_interleaved({"fast": counted("fast")}, warm_zero, budget=0.05)["fast"] == 0.0
