@@ -3,6 +3,8 @@ from callbacks and options surface as Python exceptions, a missing library is ex
 
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 import pytest
@@ -97,5 +99,60 @@ def test_a_missing_library_is_explained(monkeypatch, tmp_path):
         ipopt_capi.load_library()
     monkeypatch.delenv("SPARSEDIFF_IPOPT_LIBRARY")
     monkeypatch.setattr(ipopt_capi.ctypes.util, "find_library", lambda name: None)
-    with pytest.raises(ipopt_capi.IpoptLibraryError, match="coinor-libipopt1v5"):
+    monkeypatch.setattr(ipopt_capi, "casadi_library", lambda: None)
+    assert ipopt_capi.library_path() is None
+    with pytest.raises(ipopt_capi.IpoptLibraryError, match="casadi.*coinor-libipopt1v5"):
         ipopt_capi.load_library()
+
+
+def test_the_library_of_an_installed_casadi_is_found_last(monkeypatch, tmp_path):
+    # a stand-in casadi package: found by its folder, never imported
+    package = tmp_path / "casadi"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('casadi must not be imported')\n")
+    (package / "libipopt.la").write_text("a libtool file, not the library\n")
+    (package / "libipopt.so").write_bytes(b"not a shared library")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(ipopt_capi, "_LIBRARY", None)
+    monkeypatch.delenv("SPARSEDIFF_IPOPT_LIBRARY", raising=False)
+    monkeypatch.setattr(ipopt_capi.ctypes.util, "find_library", lambda name: "libipopt.so.1")
+    assert ipopt_capi.library_path() == "libipopt.so.1"  # the system's comes first
+    monkeypatch.setattr(ipopt_capi.ctypes.util, "find_library", lambda name: None)
+    assert ipopt_capi.library_path() == str(package / "libipopt.so")
+    monkeypatch.setenv("SPARSEDIFF_IPOPT_LIBRARY", "/elsewhere/libipopt.so")
+    assert ipopt_capi.library_path() == "/elsewhere/libipopt.so"  # the variable comes first
+    monkeypatch.delenv("SPARSEDIFF_IPOPT_LIBRARY")
+    with pytest.raises(ipopt_capi.IpoptLibraryError, match="casadi/libipopt.so is not a usable"):
+        ipopt_capi.load_library()
+
+
+def test_the_chain_solves_with_casadis_ipopt():
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("casadi") is None:
+        pytest.skip("casadi is not installed")
+    script = (
+        "import ctypes.util, sys, jax; jax.config.update('jax_enable_x64', True)\n"
+        "ctypes.util.find_library = lambda name: None  # as on a machine without Ipopt\n"
+        "from sparsediff import ipopt_capi\n"
+        "from sparsediff.ipopt import IpoptProblem\n"
+        "from sparsediff.problems import chain_bounds, chain_energy, chain_length, chain_start\n"
+        "lb, ub = chain_bounds(100)\n"
+        "nlp = IpoptProblem(chain_energy, chain_start(100), lambda y: chain_length(y, 4.0),"
+        " lb=lb, ub=ub)\n"
+        "y, info = nlp.solve(print_level=0, tol=1e-10)\n"
+        "print(ipopt_capi.library_path(), ipopt_capi.library_version())\n"
+        "print(info['status'], round(info['obj_val'], 2), 'casadi' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SPARSEDIFF_IPOPT_LIBRARY"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    path_version, last = out.stdout.strip().splitlines()[-2:]
+    path, version = path_version.split(" ", 1)
+    assert os.path.basename(os.path.dirname(path)) == "casadi", path
+    assert version.startswith("(3, "), version  # casadi's Ipopt is 3.14 or later
+    assert last.split() == ["0", "5.07", "False"], out.stdout + out.stderr

@@ -6,7 +6,8 @@ nothing imported beyond ctypes and numpy (cyipopt imports ``scipy.optimize``,
 about a quarter of a second). The library is found by
 ``SPARSEDIFF_IPOPT_LIBRARY`` (a path), else by ``ctypes.util.find_library``
 (``libipopt.so.*``, e.g. Debian's ``coinor-libipopt1v5`` or conda-forge's
-``ipopt``).
+``ipopt``), else in the folder of an installed ``casadi`` package, whose wheels
+carry an Ipopt library with MUMPS (found without importing casadi).
 
 The callbacks read Ipopt's arrays as numpy views and write the results into
 Ipopt's buffers; an exception inside one is kept, Ipopt is told that the
@@ -23,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["load_library", "solve", "STATUS_MESSAGES", "IpoptLibraryError"]
+__all__ = [
+    "load_library",
+    "library_path",
+    "library_version",
+    "casadi_library",
+    "solve",
+    "STATUS_MESSAGES",
+    "IpoptLibraryError",
+]
 
 #: ``ApplicationReturnStatus`` of Ipopt's C interface
 STATUS_MESSAGES = {
@@ -73,17 +82,49 @@ class IpoptLibraryError(ImportError):
 _LIBRARY: ctypes.CDLL | None = None
 
 
+#: the Ipopt library in a casadi wheel (``libipopt.so`` on Linux), in order of preference
+_CASADI_PATTERNS = ("libipopt.so", "libipopt*.dylib", "libipopt*.dll", "ipopt*.dll")
+
+
+def casadi_library() -> str | None:
+    """The Ipopt library inside an installed ``casadi`` package, if there is one (the
+    package is not imported)."""
+    import glob
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("casadi")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for pattern in _CASADI_PATTERNS:
+            found = sorted(glob.glob(os.path.join(glob.escape(folder), pattern)))
+            if found:
+                return found[0]
+    return None
+
+
+def library_path() -> str | None:
+    """The path (or name) of the Ipopt library :func:`load_library` loads, ``None`` if none
+    is found: ``SPARSEDIFF_IPOPT_LIBRARY``, the system's ``libipopt``, casadi's."""
+    return (
+        os.environ.get("SPARSEDIFF_IPOPT_LIBRARY")
+        or ctypes.util.find_library("ipopt")
+        or casadi_library()
+    )
+
+
 def load_library() -> ctypes.CDLL:
     """The Ipopt shared library, loaded once (see the module docstring)."""
     global _LIBRARY
     if _LIBRARY is not None:
         return _LIBRARY
-    path = os.environ.get("SPARSEDIFF_IPOPT_LIBRARY") or ctypes.util.find_library("ipopt")
+    path = library_path()
     if not path:
         raise IpoptLibraryError(
-            "the Ipopt library (libipopt) was not found: install it (Debian: apt-get install "
-            "coinor-libipopt1v5; conda: conda install -c conda-forge ipopt) or set "
-            "SPARSEDIFF_IPOPT_LIBRARY to its path"
+            "the Ipopt library (libipopt) was not found: install it (pip install casadi, "
+            "whose wheels carry one; Debian: apt-get install coinor-libipopt1v5; conda: "
+            "conda install -c conda-forge ipopt) or set SPARSEDIFF_IPOPT_LIBRARY to its path"
         )
     try:
         lib = ctypes.CDLL(path)
@@ -106,6 +147,21 @@ def load_library() -> ctypes.CDLL:
     lib.IpoptSolve.restype = ctypes.c_int
     _LIBRARY = lib
     return lib
+
+
+def library_version() -> tuple[int, int, int] | None:
+    """The version of the loaded Ipopt library, ``None`` where it cannot tell (Ipopt has
+    ``GetIpoptVersion`` from 3.14 on)."""
+    lib = load_library()
+    try:
+        get = lib.GetIpoptVersion
+    except AttributeError:
+        return None
+    parts = [ctypes.c_int() for _ in range(3)]
+    get.argtypes = [ctypes.POINTER(ctypes.c_int)] * 3
+    get.restype = None
+    get(*(ctypes.byref(p) for p in parts))
+    return (parts[0].value, parts[1].value, parts[2].value)
 
 
 def _doubles(values: Any, size: int) -> np.ndarray:
