@@ -35,7 +35,10 @@ Ipopt options, the same for both tools: ``tol = 1e-8``, ``max_iter =`` :data:`MA
 ``print_level = 0``, ``sb = yes`` (no banner), ``linear_solver = mumps`` (set explicitly: a
 build without MUMPS would fail the run, so MUMPS is what each one used); CasADi also gets
 ``print_time = False``.  The two tools run different Ipopt builds (their versions are printed):
-iteration counts may differ, which the solve times include.
+iteration counts may differ, which the solve times include.  So, where casadi's Ipopt library
+is another than the one sparsediff finds by itself, sparsediff runs once more at every size,
+warm, with casadi's library (``SPARSEDIFF_IPOPT_LIBRARY``), in a table of its own: the same
+Ipopt and MUMPS for both tools.  The main tables and the verdicts use sparsediff's own library.
 
 Methodology.  Every (problem, size, tool) case runs in a fresh interpreter (``python -m
 benchmarks.nlp --child ...``) twice in a row: a *cold* run with an empty temporary cache
@@ -140,6 +143,11 @@ DISPATCH_ENV = "SPARSEDIFF_NLP_DISPATCH"
 #: ``sync``: JAX's asynchronous CPU dispatch turned off, as the Ipopt how-to recommends;
 #: ``async``: JAX's default
 DISPATCHES: tuple[str, ...] = ("sync", "async")
+#: the variable that tells a sparsediff child which Ipopt library to load (:data:`BUILDS`)
+BUILD_ENV = "SPARSEDIFF_NLP_IPOPT"
+#: ``default``: the library sparsediff finds by itself (here the system's); ``casadi``: the
+#: library inside the casadi package, the very build CasADi's runs use
+BUILDS: tuple[str, ...] = ("default", "casadi")
 #: seconds a child may take before it is stopped (``--timeout``)
 CHILD_TIMEOUT = 1800.0
 
@@ -269,6 +277,7 @@ def measure_sparsediff(problem: str, size: int, t_start: float | None = None) ->
         "tool": "sparsediff",
         "dispatch": dispatch,
         "ipopt_interface": _ipopt_interface(),
+        "ipopt_build": os.environ.get(BUILD_ENV, BUILDS[0]),
         "problem": problem,
         "size": size,
         "n": inst.n,
@@ -309,8 +318,17 @@ def _ipopt_interface() -> str:
 
 
 def _ipopt_version() -> str:
-    """The Ipopt version cyipopt reports (asked after the timings: importing cyipopt
-    imports SciPy), else '?'."""
+    """The version of the Ipopt library the C interface loaded (Ipopt >= 3.14 tells), else
+    the one cyipopt reports (asked after the timings: importing cyipopt imports SciPy), else
+    '?'."""
+    from sparsediff import ipopt_capi
+
+    try:
+        version = ipopt_capi.library_version()
+    except ipopt_capi.IpoptLibraryError:
+        version = None
+    if version is not None:
+        return ".".join(str(v) for v in version)
     try:
         import cyipopt
     except ImportError:
@@ -355,20 +373,36 @@ def child_main(tool: str, problem: str, size: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def child_environment(cache_dir: str, dispatch: str = DISPATCHES[0]) -> dict[str, str]:
-    """The child's environment: importable benchmarks, float64, the cache directory.
+def child_environment(
+    cache_dir: str, dispatch: str = DISPATCHES[0], ipopt_build: str = BUILDS[0]
+) -> dict[str, str]:
+    """The child's environment: importable benchmarks, float64, the cache directory, the
+    Ipopt library.
 
     The directory goes to the child as ``SPARSEDIFF_COMPILATION_CACHE``; a sparsediff child
     hands it to sparsediff as ``SPARSEDIFF_CACHE``.  A JAX cache directory of the caller's is
-    dropped, so that the cold run is cold.
+    dropped, so that the cold run is cold.  ``ipopt_build="casadi"`` points
+    ``SPARSEDIFF_IPOPT_LIBRARY`` at casadi's library; the default build drops a caller's
+    setting of that variable, so that sparsediff finds its library by itself.
     """
+    from sparsediff import ipopt_capi
+
     from .common import child_env
 
     env = child_env()
     env["JAX_ENABLE_X64"] = "1"
     env[CACHE_ENV] = cache_dir
     env[DISPATCH_ENV] = dispatch
+    env[BUILD_ENV] = ipopt_build
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env.pop("SPARSEDIFF_IPOPT_LIBRARY", None)
+    if ipopt_build == "casadi":
+        path = ipopt_capi.casadi_library()
+        if path is None:
+            raise RuntimeError("casadi's Ipopt library was not found (is casadi installed?)")
+        env["SPARSEDIFF_IPOPT_LIBRARY"] = path
+    elif ipopt_build != BUILDS[0]:
+        raise ValueError(f"ipopt_build={ipopt_build!r}; expected one of {BUILDS}")
     return env
 
 
@@ -380,9 +414,10 @@ def run_case(
     cache_dir: str,
     timeout: float = CHILD_TIMEOUT,
     dispatch: str = DISPATCHES[0],
+    ipopt_build: str = BUILDS[0],
 ) -> dict[str, Any]:
     """Runs one case in a fresh interpreter; the child's row plus ``run``, labels, wall time
-    (and, for sparsediff, JAX's CPU ``dispatch``)."""
+    (and, for sparsediff, JAX's CPU ``dispatch`` and the ``ipopt_build``)."""
     from .common import REPO_ROOT
 
     argv = [sys.executable, "-m", "benchmarks.nlp", "--child", tool, problem, str(size)]
@@ -396,12 +431,13 @@ def run_case(
     }
     if tool == "sparsediff":
         base["dispatch"] = dispatch
+        base["ipopt_build"] = ipopt_build
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
             argv,
             cwd=REPO_ROOT,
-            env=child_environment(cache_dir, dispatch),
+            env=child_environment(cache_dir, dispatch, ipopt_build),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -427,27 +463,40 @@ def run_all(
     timeout: float = CHILD_TIMEOUT,
     dispatch: str = DISPATCHES[0],
     compare_dispatch: bool = True,
+    compare_build: bool = True,
 ) -> list[dict[str, Any]]:
     """Every case, cold then warm, each tool in its own processes; one cache per case.
 
-    sparsediff runs with JAX's CPU ``dispatch``; with ``compare_dispatch``, at the smallest
-    size of each problem it runs once more, warm, with the other setting (those rows carry
-    it as ``dispatch``; :func:`main_rows` leaves them out of the other tables)."""
+    sparsediff runs with JAX's CPU ``dispatch`` and the Ipopt library it finds by itself.
+    With ``compare_dispatch``, at the smallest size of each problem it runs once more, warm,
+    with the other dispatch setting; with ``compare_build``, where both tools run and
+    casadi's Ipopt library is another than sparsediff's own, at every size once more, warm,
+    with casadi's library (those rows carry ``dispatch`` and ``ipopt_build``;
+    :func:`main_rows` leaves them out of the other tables)."""
+    from sparsediff import ipopt_capi
+
     from .common import log
 
     other = next(d for d in DISPATCHES if d != dispatch)
+    casadi_lib = ipopt_capi.casadi_library()
+    own_lib = ipopt_capi.library_path()
+    builds = compare_build and "casadi" in tools and "sparsediff" in tools
+    builds = builds and casadi_lib is not None and own_lib != casadi_lib
     rows = []
     for problem in problems:
         for k, size in enumerate(sizes[problem]):
             cache_dir = tempfile.mkdtemp(prefix="sparsediff-nlp-cache-")
-            cases = [(run, tool, dispatch) for run in RUNS for tool in tools]
+            cases = [(run, tool, dispatch, BUILDS[0]) for run in RUNS for tool in tools]
             if compare_dispatch and k == 0 and "sparsediff" in tools:
-                cases.append(("warm", "sparsediff", other))
+                cases.append(("warm", "sparsediff", other, BUILDS[0]))
+            if builds:
+                cases.append(("warm", "sparsediff", dispatch, "casadi"))
             try:
-                for run, tool, how in cases:
+                for run, tool, how, build in cases:
                     note = f", {how} dispatch" if how != dispatch else ""
+                    note += f", {build}'s Ipopt" if build != BUILDS[0] else ""
                     log(f"{problem} {size_label(problem, size)} {tool} ({run}{note}) ...")
-                    row = run_case(tool, problem, size, run, cache_dir, timeout, how)
+                    row = run_case(tool, problem, size, run, cache_dir, timeout, how, build)
                     if "error" in row:
                         log(f"  {row['error']}")
                     else:
@@ -462,8 +511,13 @@ def run_all(
 
 
 def main_rows(rows: Sequence[Mapping[str, Any]], dispatch: str) -> list[Mapping[str, Any]]:
-    """The rows of the main runs: CasADi's, and sparsediff's with JAX's CPU ``dispatch``."""
-    return [r for r in rows if r.get("dispatch", dispatch) == dispatch]
+    """The rows of the main runs: CasADi's, and sparsediff's with JAX's CPU ``dispatch`` and
+    its own Ipopt library."""
+    return [
+        r
+        for r in rows
+        if r.get("dispatch", dispatch) == dispatch and r.get("ipopt_build", BUILDS[0]) == BUILDS[0]
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -635,7 +689,11 @@ def dispatch_table(rows: Sequence[Mapping[str, Any]], dispatch: str) -> str:
         calls = r.get(f"{kind}_calls") or 0
         return f"{1e6 * r[f'{kind}_s'] / calls:.0f}" if calls else "-"
 
-    warm = [r for r in rows if r["run"] == "warm" and "error" not in r]
+    warm = [
+        r
+        for r in rows
+        if r["run"] == "warm" and "error" not in r and r.get("ipopt_build", BUILDS[0]) == BUILDS[0]
+    ]
     body = []
     for r in warm:
         if r["tool"] != "sparsediff" or r["dispatch"] == dispatch:
@@ -677,6 +735,52 @@ def dispatch_table(rows: Sequence[Mapping[str, Any]], dispatch: str) -> str:
         "solve, sync / async (ms)",
     ]
     return markdown_table(headers, body, align="ll" + "r" * 7)
+
+
+def build_table(rows: Sequence[Mapping[str, Any]], dispatch: str) -> str:
+    """sparsediff's warm runs with its own Ipopt library and with casadi's, beside CasADi's."""
+    from .common import fmt_seconds, markdown_table
+
+    warm = [r for r in rows if r["run"] == "warm" and "error" not in r]
+
+    def find(problem: str, size: int, tool: str, build: str) -> Mapping[str, Any] | None:
+        return next(
+            (q for q in warm if (q["problem"], q["size"], q["tool"]) == (problem, size, tool)
+             and q.get("dispatch", dispatch) == dispatch
+             and q.get("ipopt_build", BUILDS[0]) == build), None,
+        )  # fmt: skip
+
+    body = []
+    for r in warm:
+        if r["tool"] != "sparsediff" or r.get("ipopt_build") != "casadi":
+            continue
+        own = find(r["problem"], r["size"], "sparsediff", BUILDS[0])
+        cas = find(r["problem"], r["size"], "casadi", BUILDS[0])
+        if own is None or cas is None:
+            continue
+        body.append(
+            [
+                r["problem"],
+                r["size_label"],
+                " / ".join(fmt_seconds(q["total_s"]) for q in (cas, own, r)),
+                " / ".join(_ratio(q["total_s"], cas["total_s"]) for q in (own, r)),
+                " / ".join(fmt_seconds(q["solve_s"]) for q in (cas, own, r)),
+                " / ".join(fmt_seconds(q["ipopt_s"]) for q in (cas, own, r)),
+                " / ".join(str(q["iterations"]) for q in (cas, own, r)),
+                f"{own.get('ipopt_version', '?')} / {r.get('ipopt_version', '?')}",
+            ]
+        )
+    headers = [
+        "problem",
+        "size",
+        "total: CasADi / sd / sd, CasADi's Ipopt",
+        "total / CasADi's: sd / sd, CasADi's Ipopt",
+        "solve: CasADi / sd / sd, CasADi's Ipopt",
+        "Ipopt itself: CasADi / sd / sd, CasADi's Ipopt",
+        "iterations",
+        "Ipopt of sd: own / CasADi's",
+    ]
+    return markdown_table(headers, body, align="ll" + "r" * 6)
 
 
 def versions_line(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -800,6 +904,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"**{args.dispatch}** dispatch.\n"
         )
         print(dispatch_table(every, args.dispatch) + "\n")
+    if any(r.get("ipopt_build", BUILDS[0]) != BUILDS[0] for r in every):
+        print("## The same Ipopt build for both tools (warm runs)\n")
+        print(
+            "The casadi wheel carries its own Ipopt library with MUMPS; sparsediff's C "
+            "interface loads it when `SPARSEDIFF_IPOPT_LIBRARY` names it (and finds it by "
+            "itself where no other Ipopt is installed). Here sparsediff runs once more, warm, "
+            "with that library: both tools then call the same Ipopt and MUMPS, and what "
+            "remains between them is theirs. The tables and verdicts above use sparsediff's "
+            "own library.\n"
+        )
+        print(build_table(every, args.dispatch) + "\n")
 
     found = verdicts.nlp_verdicts(rows, args.quick, chain_size=10**4)
     print("## Verdicts\n")

@@ -182,6 +182,9 @@ def test_main_exit_codes_and_tables(monkeypatch, capsys) -> None:
             # dispatch table alone (it changes no verdict)
             rows.append(_row("sparsediff", "lukvle1", 10**3, "warm", dispatch="async",
                              objective=99.0))  # fmt: skip
+            # the run with casadi's Ipopt library: in its own table alone
+            rows.append(_row("sparsediff", "lukvle1", 10**3, "warm", ipopt_build="casadi",
+                             objective=98.0))  # fmt: skip
             for r in rows:
                 r.update(import_s=0.1, prepare_s=0.2, compile_s=0.3, solve_s=0.4,
                          grad_jac_s=0.01, hess_s=0.02, other_s=0.03, grad_jac_calls=8,
@@ -190,9 +193,10 @@ def test_main_exit_codes_and_tables(monkeypatch, capsys) -> None:
                 if r["tool"] == "sparsediff":
                     r.setdefault("dispatch", dispatch)
                 nlp.finish_row(r)
-            rows[-1]["deriv_per_iter_ms"] *= 2
+            rows[-2]["deriv_per_iter_ms"] *= 2
+            rows[-1].update(total_s=0.5, ipopt_s=0.1, ipopt_version="3.14.19")
             if wrong:
-                rows[-2]["objective"] = 7.0
+                rows[-3]["objective"] = 7.0
             return rows
 
         return run_all
@@ -205,9 +209,14 @@ def test_main_exit_codes_and_tables(monkeypatch, capsys) -> None:
     assert "linear solver mumps" in out
     # the async run: in its own table, against the sync run of the same case
     main, dispatch = out.split("## JAX's CPU dispatch")
-    dispatch = dispatch.split("## Verdicts")[0]
+    dispatch, build = dispatch.split("## The same Ipopt build for both tools")
+    build = build.split("## Verdicts")[0]
     assert "| lukvle1 | n=10^3 |" in dispatch and "2.00x" in dispatch
-    assert "99" not in main  # not in the main tables
+    assert "99" not in main and "98" not in main  # not in the main tables
+    assert "98" not in dispatch
+    # CasADi / sd / sd with CasADi's Ipopt: totals 1.0 s, 1.0 s, 0.5 s; Ipopt itself
+    line = next(ln for ln in build.splitlines() if ln.startswith("| lukvle1"))
+    assert "1.00x / 0.50x" in line and "/ 100.0 ms" in line and "3.14 / 3.14.19" in line
     monkeypatch.setattr(nlp, "run_all", fake_rows(True))
     assert nlp.main(["--quick", "--problems", "lukvle1"]) == 1
     assert "(WRONG)" in capsys.readouterr().out
@@ -282,14 +291,15 @@ def test_child_process_gets_the_cache_directory(tmp_path) -> None:
 def test_run_all_compares_dispatch_at_the_smallest_size(monkeypatch) -> None:
     calls = []
 
-    def run_case(tool, problem, size, run, cache_dir, timeout, dispatch):
-        calls.append((tool, size, run, dispatch))
+    def run_case(tool, problem, size, run, cache_dir, timeout, dispatch, build="default"):
+        calls.append((tool, size, run, dispatch, build))
         return {"tool": tool, "problem": problem, "size": size, "run": run, "error": "fake"}
 
     monkeypatch.setattr(nlp, "run_case", run_case)
-    nlp.run_all(["chain"], {"chain": (10, 20)}, ["casadi", "sparsediff"], dispatch="sync")
+    nlp.run_all(["chain"], {"chain": (10, 20)}, ["casadi", "sparsediff"], dispatch="sync",
+                compare_build=False)  # fmt: skip
     others = [c for c in calls if c[3] != "sync"]
-    assert others == [("sparsediff", 10, "warm", "async")]
+    assert others == [("sparsediff", 10, "warm", "async", "default")]
     assert len(calls) == 2 * 2 * 2 + 1
     calls.clear()
     nlp.run_all(["chain"], {"chain": (10,)}, ["sparsediff"], dispatch="async")
@@ -297,6 +307,51 @@ def test_run_all_compares_dispatch_at_the_smallest_size(monkeypatch) -> None:
     calls.clear()
     nlp.run_all(["chain"], {"chain": (10,)}, ["casadi"], dispatch="sync")
     assert [c[0] for c in calls] == ["casadi", "casadi"]
+
+
+def test_run_all_runs_casadis_ipopt_at_every_size(monkeypatch) -> None:
+    from sparsediff import ipopt_capi
+
+    calls = []
+
+    def run_case(tool, problem, size, run, cache_dir, timeout, dispatch, build="default"):
+        calls.append((tool, size, run, dispatch, build))
+        return {"tool": tool, "problem": problem, "size": size, "run": run, "error": "fake"}
+
+    monkeypatch.setattr(nlp, "run_case", run_case)
+    monkeypatch.setattr(ipopt_capi, "casadi_library", lambda: "/site/casadi/libipopt.so")
+    monkeypatch.setattr(ipopt_capi, "library_path", lambda: "libipopt.so.1")
+    both = ["casadi", "sparsediff"]
+    nlp.run_all(["chain"], {"chain": (10, 20)}, both, compare_dispatch=False)
+    assert [c for c in calls if c[4] != "default"] == [
+        ("sparsediff", 10, "warm", "sync", "casadi"),
+        ("sparsediff", 20, "warm", "sync", "casadi"),
+    ]
+    # not where sparsediff loads casadi's library anyway, nor without CasADi's runs
+    calls.clear()
+    monkeypatch.setattr(ipopt_capi, "library_path", lambda: "/site/casadi/libipopt.so")
+    nlp.run_all(["chain"], {"chain": (10,)}, both, compare_dispatch=False)
+    assert len(calls) == 4 and all(c[4] == "default" for c in calls)
+    calls.clear()
+    monkeypatch.setattr(ipopt_capi, "library_path", lambda: "libipopt.so.1")
+    nlp.run_all(["chain"], {"chain": (10,)}, ["sparsediff"], compare_dispatch=False)
+    assert all(c[4] == "default" for c in calls)
+
+
+def test_child_environment_names_the_ipopt_library(monkeypatch) -> None:
+    from sparsediff import ipopt_capi
+
+    monkeypatch.setenv("SPARSEDIFF_IPOPT_LIBRARY", "/callers/libipopt.so")
+    monkeypatch.setattr(ipopt_capi, "casadi_library", lambda: "/site/casadi/libipopt.so")
+    env = nlp.child_environment("/tmp/x")
+    assert "SPARSEDIFF_IPOPT_LIBRARY" not in env and env[nlp.BUILD_ENV] == "default"
+    env = nlp.child_environment("/tmp/x", "sync", "casadi")
+    assert env["SPARSEDIFF_IPOPT_LIBRARY"] == "/site/casadi/libipopt.so"
+    with pytest.raises(ValueError, match="ipopt_build='mine'"):
+        nlp.child_environment("/tmp/x", "sync", "mine")
+    monkeypatch.setattr(ipopt_capi, "casadi_library", lambda: None)
+    with pytest.raises(RuntimeError, match="casadi's Ipopt library was not found"):
+        nlp.child_environment("/tmp/x", "sync", "casadi")
 
 
 def test_child_environment_carries_the_dispatch() -> None:
