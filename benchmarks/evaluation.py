@@ -54,8 +54,9 @@ Preparation and compilation are single calls.  The evaluations of one problem an
 *interleaved*: round after round, each callable runs a short burst of back-to-back calls
 (about 2 ms, at most 10 calls, after a ``gc.collect()``), so that a burst of load from other
 processes affects all of them alike, while no single call pays for the caches its neighbour
-evicted; each reports its best call (5 to 30 rounds within a time budget per callable; calls
-that take seconds are repeated less).  Ratios therefore compare times measured side by side
+evicted; each reports the median of its rounds' best calls (5 to 30 rounds within a time
+budget per callable; calls that take seconds are repeated less; see :func:`time_interleaved`
+for why not the single best call).  Ratios therefore compare times measured side by side
 in this run.
 Sizes are capped per tool: when the time of a single call (preparation, compilation or
 evaluation), extrapolated from the smaller sizes, exceeds :data:`CALL_LIMIT` seconds, or the
@@ -306,7 +307,8 @@ def time_interleaved(
     min_calls: int = 5,
     max_calls: int = 30,
 ) -> dict[str, float]:
-    """Best wall time of each warmed-up callable, calling them in round-robin order.
+    """Typical wall time of each warmed-up callable, calling them in round-robin order: the
+    median over the rounds of each round's best call.
 
     ``warm[name]`` is the time of one call made after compilation.  In each round every
     callable runs a burst: ``BURST_SECONDS / warm`` back-to-back calls (1 to
@@ -316,7 +318,13 @@ def time_interleaved(
     later calls do not, and a user who calls a derivative in a loop sees those.  The rounds
     (``budget / (warm x burst)`` clamped to ``[min_calls, max_calls]``; 2 at 2 s or more,
     none more at 10 s or more; the warm-up call counts as one) interleave the callables, so
-    that a burst of load from other processes affects all of them alike.
+    that a burst of load from other processes affects all of them alike.  The median of the
+    rounds' bests, the warm-up call counting as one more, rather than the single best call:
+    on two cores, XLA's CPU runtime splits a loop of some 10^4 elements between its
+    threads, and how long waking them takes varies by tens of microseconds from call to call
+    (the Rosenbrock Hessian with 10^4 variables, called directly: 48 to 113 us over 40
+    rounds, 32 to 45 us with the process pinned to one core), so the best of many calls of
+    such a callable is luck, not a typical time.
     """
     rounds: dict[str, int] = {}
     burst: dict[str, int] = {}
@@ -329,7 +337,7 @@ def time_interleaved(
             rounds[name] = 1
         else:
             rounds[name] = max(min_calls, min(max_calls, int(budget / (w * burst[name])))) - 1
-    best = dict(warm)
+    samples: dict[str, list[float]] = {name: [warm[name]] for name in fns}
     # Freezing the objects that exist now makes the ``gc.collect()`` before each burst nearly
     # free: a full collection takes ~50 ms with JAX loaded and evicts the CPU caches, which
     # adds hundreds of microseconds to the next (small) call.
@@ -340,10 +348,10 @@ def time_interleaved(
             for name, fn in fns.items():
                 if r < rounds[name]:
                     gc.collect()
-                    best[name] = min(best[name], _burst(fn, burst[name]))
+                    samples[name].append(_burst(fn, burst[name]))
     finally:
         gc.unfreeze()
-    return {name: best[name] for name in fns}
+    return {name: float(np.median(samples[name])) for name in fns}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1014,7 +1022,8 @@ def report(rows: list[dict[str, Any]], quick: bool = False, use_asdex: bool = Tr
         out[0] += f", asdex {importlib.metadata.version('asdex')}"
     out[0] += f" ({jax.default_backend()})"
     out.append(
-        "\nTimes are best of k calls, in interleaved bursts (see the module docstring).  eval: "
+        "\nTimes are medians of per-round best calls, in interleaved bursts (see the module "
+        "docstring).  eval: "
         "the prepared sparse derivative called on an array (BCOO output); eval in jit: the "
         "same call inside the caller's jax.jit returning the BCOO (JAX copies every array a "
         "jit returns, the constant indices included); jit, used: the call inside the caller's "
