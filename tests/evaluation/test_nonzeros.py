@@ -87,3 +87,19 @@ def test_nonzeros_check_a_users_pattern_on_first_use():
     jac = sd.jacobian(f, x, sparsity=diagonal)
     with pytest.raises(PatternMismatchError, match="does not cover"):
         jac.nonzeros(x)
+
+
+@pytest.mark.parametrize("fmt", ["bcoo", "dense"])
+def test_direct_nonzeros_copy_nothing_to_the_device_after_the_first_call(fmt):
+    # values in evaluation order (bcoo) or a dense matrix: nonzeros reorders or picks them;
+    # its index stays on the device, so a call copies nothing from the host (it used to
+    # copy the index and gather op by op: 0.4 ms at 10^3 values)
+    x = jnp.linspace(0.3, 1.7, 9)
+    jac = sd.jacobian(_residual, x, output_format=fmt)
+    assert fmt == "dense" or jac.plan.layout.order is not None  # a reordering case
+    first = np.asarray(jac.nonzeros(x))
+    with jax.transfer_guard_host_to_device("disallow"):
+        again = jac.nonzeros(x)
+    np.testing.assert_array_equal(np.asarray(again), first)
+    want = _expected(np.asarray(jax.jacfwd(_residual)(x)), jac.output_pattern)
+    np.testing.assert_allclose(first, want, rtol=1e-6, atol=1e-7)
