@@ -97,6 +97,10 @@ def test_a_missing_library_is_explained(monkeypatch, tmp_path):
     monkeypatch.setenv("SPARSEDIFF_IPOPT_LIBRARY", str(tmp_path / "libipopt.so"))
     with pytest.raises(ipopt_capi.IpoptLibraryError, match="is not a usable Ipopt library"):
         ipopt_capi.load_library()
+    # a shell that printed casadi_library()'s None into the variable: named as such
+    monkeypatch.setenv("SPARSEDIFF_IPOPT_LIBRARY", "None")
+    with pytest.raises(ipopt_capi.IpoptLibraryError, match="^SPARSEDIFF_IPOPT_LIBRARY='None' is"):
+        ipopt_capi.load_library()
     monkeypatch.delenv("SPARSEDIFF_IPOPT_LIBRARY")
     monkeypatch.setattr(ipopt_capi.ctypes.util, "find_library", lambda name: None)
     monkeypatch.setattr(ipopt_capi, "casadi_library", lambda: None)

@@ -130,7 +130,10 @@ def load_library() -> ctypes.CDLL:
         lib = ctypes.CDLL(path)
         create = lib.CreateIpoptProblem
     except (OSError, AttributeError) as err:
-        raise IpoptLibraryError(f"{path} is not a usable Ipopt library: {err}") from None
+        where = path
+        if os.environ.get("SPARSEDIFF_IPOPT_LIBRARY") == path:
+            where = f"SPARSEDIFF_IPOPT_LIBRARY={path!r}"
+        raise IpoptLibraryError(f"{where} is not a usable Ipopt library: {err}") from None
     create.restype = ctypes.c_void_p
     create.argtypes = [
         _Index, _P_NUM, _P_NUM, _Index, _P_NUM, _P_NUM, _Index, _Index, _Index,
