@@ -22,19 +22,27 @@ def library():
         pytest.skip(f"{err} (the ipopt backend; cyipopt needs it too)")
 
 
-def test_the_chain_solves_and_imports_no_cyipopt(library):
-    import subprocess
-    import sys
-
-    script = (
+def _chain_script(before: str, after: str) -> str:
+    """A script that solves the hanging chain with 101 points: ``before`` runs first,
+    ``after`` last (``info`` holds the solve's answer)."""
+    return (
         "import sys, jax; jax.config.update('jax_enable_x64', True)\n"
-        "from sparsediff.ipopt import IpoptProblem\n"
+        + before
+        + "from sparsediff.ipopt import IpoptProblem\n"
         "from sparsediff.problems import chain_bounds, chain_energy, chain_length, chain_start\n"
         "lb, ub = chain_bounds(100)\n"
         "nlp = IpoptProblem(chain_energy, chain_start(100), lambda y: chain_length(y, 4.0),"
         " lb=lb, ub=ub)\n"
-        "y, info = nlp.solve(print_level=0, tol=1e-10)\n"
-        "print(info['status'], round(info['obj_val'], 2), 'cyipopt' in sys.modules)\n"
+        "y, info = nlp.solve(print_level=0, tol=1e-10)\n" + after
+    )
+
+
+def test_the_chain_solves_and_imports_no_cyipopt(library):
+    import subprocess
+    import sys
+
+    script = _chain_script(
+        "", "print(info['status'], round(info['obj_val'], 2), 'cyipopt' in sys.modules)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
@@ -137,18 +145,12 @@ def test_the_chain_solves_with_casadis_ipopt():
 
     if importlib.util.find_spec("casadi") is None:
         pytest.skip("casadi is not installed")
-    script = (
-        "import ctypes.util, sys, jax; jax.config.update('jax_enable_x64', True)\n"
-        "ctypes.util.find_library = lambda name: None  # as on a machine without Ipopt\n"
+    script = _chain_script(
+        "import ctypes.util\n"
+        "ctypes.util.find_library = lambda name: None  # as on a machine without Ipopt\n",
         "from sparsediff import ipopt_capi\n"
-        "from sparsediff.ipopt import IpoptProblem\n"
-        "from sparsediff.problems import chain_bounds, chain_energy, chain_length, chain_start\n"
-        "lb, ub = chain_bounds(100)\n"
-        "nlp = IpoptProblem(chain_energy, chain_start(100), lambda y: chain_length(y, 4.0),"
-        " lb=lb, ub=ub)\n"
-        "y, info = nlp.solve(print_level=0, tol=1e-10)\n"
         "print(ipopt_capi.library_path(), ipopt_capi.library_version())\n"
-        "print(info['status'], round(info['obj_val'], 2), 'casadi' in sys.modules)\n"
+        "print(info['status'], round(info['obj_val'], 2), 'casadi' in sys.modules)\n",
     )
     env = {k: v for k, v in os.environ.items() if k != "SPARSEDIFF_IPOPT_LIBRARY"}
     out = subprocess.run(

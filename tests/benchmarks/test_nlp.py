@@ -288,14 +288,20 @@ def test_child_process_gets_the_cache_directory(tmp_path) -> None:
     assert str(row["jax_cache_dir"]).startswith(str(tmp_path))
 
 
-def test_run_all_compares_dispatch_at_the_smallest_size(monkeypatch) -> None:
-    calls = []
+def _record_cases(monkeypatch) -> list[tuple]:
+    """``run_case`` replaced: each case recorded as (tool, size, run, dispatch, build)."""
+    calls: list[tuple] = []
 
     def run_case(tool, problem, size, run, cache_dir, timeout, dispatch, build="default"):
         calls.append((tool, size, run, dispatch, build))
         return {"tool": tool, "problem": problem, "size": size, "run": run, "error": "fake"}
 
     monkeypatch.setattr(nlp, "run_case", run_case)
+    return calls
+
+
+def test_run_all_compares_dispatch_at_the_smallest_size(monkeypatch) -> None:
+    calls = _record_cases(monkeypatch)
     nlp.run_all(["chain"], {"chain": (10, 20)}, ["casadi", "sparsediff"], dispatch="sync",
                 compare_build=False)  # fmt: skip
     others = [c for c in calls if c[3] != "sync"]
@@ -312,13 +318,7 @@ def test_run_all_compares_dispatch_at_the_smallest_size(monkeypatch) -> None:
 def test_run_all_runs_casadis_ipopt_at_every_size(monkeypatch) -> None:
     from sparsediff import ipopt_capi
 
-    calls = []
-
-    def run_case(tool, problem, size, run, cache_dir, timeout, dispatch, build="default"):
-        calls.append((tool, size, run, dispatch, build))
-        return {"tool": tool, "problem": problem, "size": size, "run": run, "error": "fake"}
-
-    monkeypatch.setattr(nlp, "run_case", run_case)
+    calls = _record_cases(monkeypatch)
     monkeypatch.setattr(ipopt_capi, "casadi_library", lambda: "/site/casadi/libipopt.so")
     monkeypatch.setattr(ipopt_capi, "library_path", lambda: "libipopt.so.1")
     both = ["casadi", "sparsediff"]
