@@ -22,6 +22,11 @@ for mode in ("fwd", "rev", "bidirectional"):
         np.testing.assert_allclose(
             b, np.asarray(jax.jacfwd(brusselator_rhs)(y)).reshape(b.shape), rtol=1e-5, atol=1e-5
         )
+        # nonzeros of the split evaluation: in pattern order, wherever the values live
+        p = many.output_pattern
+        want = b[np.asarray(p.rows), np.asarray(p.cols)]
+        np.testing.assert_allclose(np.asarray(many.nonzeros(y)), want, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(np.asarray(many.nonzeros(y)), want, rtol=1e-6, atol=1e-7)
 
 x = jnp.linspace(-1.0, 1.0, 40)
 for mode in ("star", "acyclic", "column"):

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
@@ -56,7 +55,7 @@ class SparseDerivative:
         self._dev: dict | None = None
         self._out_treedef = None
         self._nz_index: Any = _UNBUILT
-        self._nz_index_dev: tuple | None = None
+        self._nz_index_dev: tuple | None = None  # (device, index arrays on it)
         self._jitted = jax.jit(self._evaluate)
         self._plain = _plain_avals(self.plan.signature)
 
@@ -133,15 +132,18 @@ class SparseDerivative:
         index = self._nonzero_index()
         if index is None:
             return out[0]
-        if traced:  # constants of the caller's trace
-            return out[0][index]
-        # called directly: the index on the device, kept, and one compiled gather (indexing
-        # with the numpy array copied it to the device and dispatched op by op each call:
-        # 0.4 ms for 10^3 values)
-        if self._nz_index_dev is None:
+        values = out[0]
+        devices = None if traced else values.devices()
+        if devices is None or len(devices) != 1:  # traced (constants there) or spread out
+            return values[index]
+        # called directly: the index on the values' device, kept, and one compiled gather
+        # (indexing with the numpy array copied it to the device and dispatched op by op
+        # each call: 0.4 ms for 10^3 values)
+        (device,) = devices
+        if self._nz_index_dev is None or self._nz_index_dev[0] != device:
             with jax.ensure_compile_time_eval():
-                self._nz_index_dev = tuple(jnp.asarray(i) for i in index)
-        return _gather(out[0], self._nz_index_dev)
+                self._nz_index_dev = device, tuple(jax.device_put(i, device) for i in index)
+        return _gather(values, self._nz_index_dev[1])
 
     def _nonzero_index(self) -> Any:
         """Where :meth:`nonzeros` reads the values from the raw output (None: as they
