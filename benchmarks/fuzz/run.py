@@ -107,8 +107,9 @@ def run(
     families: tuple[str, ...] | None = None,
     workers: int = 1,
     chunk: int = 50,
+    start: int = 0,
 ) -> Summary:
-    """Checks the programs ``0 .. n-1`` of campaign ``seed``.
+    """Checks the programs ``start .. n-1`` of campaign ``seed``.
 
     With ``workers > 1`` the programs are checked in that many fresh processes, ``chunk``
     programs per task; the programs and their outcomes are the same as with one worker
@@ -117,7 +118,7 @@ def run(
     s = Summary()
     t0 = time.perf_counter()
     if workers <= 1:
-        for k in range(n):
+        for k in range(start, n):
             p = program_for(seed, k, hessian_fraction, max_ops, families)
             s.add(p, check(p, known_filter=known_filter, asdex=asdex, values=values))
             if progress is not None:
@@ -128,11 +129,11 @@ def run(
 
     # one task per block of `chunk` consecutive programs
     tasks = []
-    for b in range(0, n, chunk):
+    for b in range(start, n, chunk):
         tasks.append((min(n, b + chunk), b, 1, seed, hessian_fraction, asdex, known_filter,
                       values, max_ops, families))  # fmt: skip
     pending: dict[int, Outcome] = {}
-    nxt = 0
+    nxt = start
     with mp.get_context("spawn").Pool(workers, maxtasksperchild=20) as pool:
         for block in pool.imap(_check_slice, tasks):
             for k, o in block:

@@ -23,6 +23,7 @@ from sparsediff.detection.registry import RULES
 QUICK_SEED = 0
 QUICK_N = 150
 QUICK_HESSIAN_FRACTION = 0.3
+QUICK_PARTS = 3
 
 
 def _chain(*ops, shape=(4,), hessian=False) -> Program:
@@ -59,11 +60,14 @@ def drop_first_entry(monkeypatch):
 
 
 # -- the quick run ---------------------------------------------------------------------
-def test_quick_run_is_clean():
-    s = run(QUICK_N, QUICK_SEED, QUICK_HESSIAN_FRACTION)
-    assert s.programs == QUICK_N
-    assert s.hessians > 0 and s.hessians < QUICK_N
-    assert s.total["exact"] + s.total["conservative"] > QUICK_N // 2
+@pytest.mark.parametrize("part", range(QUICK_PARTS))
+def test_quick_run_is_clean(part):
+    # in parts, so that the test workers share them
+    start, stop = part * QUICK_N // QUICK_PARTS, (part + 1) * QUICK_N // QUICK_PARTS
+    s = run(stop, QUICK_SEED, QUICK_HESSIAN_FRACTION, start=start)
+    assert s.programs == stop - start
+    assert s.hessians > 0 and s.hessians < stop - start
+    assert s.total["exact"] + s.total["conservative"] > (stop - start) // 2
     report = format_summary(s) + "".join(
         f"\nseed {p.seed}: {o.kind}: {o.detail}" for p, o in s.failures
     )
@@ -280,6 +284,12 @@ def test_workers_check_the_same_programs_as_one_process() -> None:
         k: dict(v) for k, v in one.by_family.items()
     }
     assert two.hessians == one.hessians
+    # from a start: the rest of the same programs, with one worker and with two
+    head = run(2, seed=11, hessian_fraction=0.5)
+    for workers in (1, 2):
+        tail = run(4, seed=11, hessian_fraction=0.5, workers=workers, chunk=1, start=2)
+        assert tail.programs == 2 and head.total + tail.total == one.total
+        assert head.hessians + tail.hessians == one.hessians
 
 
 def test_values_where_jax_modes_disagree_are_not_wrong():
