@@ -145,8 +145,8 @@ DISPATCH_ENV = "SPARSEDIFF_NLP_DISPATCH"
 DISPATCHES: tuple[str, ...] = ("sync", "async")
 #: the variable that tells a sparsediff child which Ipopt library to load (:data:`BUILDS`)
 BUILD_ENV = "SPARSEDIFF_NLP_IPOPT"
-#: ``default``: the library sparsediff finds by itself (here the system's); ``casadi``: the
-#: library inside the casadi package, the very build CasADi's runs use
+#: ``default``: the library sparsediff loads in this environment (here the system's);
+#: ``casadi``: the library inside the casadi package, the very build CasADi's runs use
 BUILDS: tuple[str, ...] = ("default", "casadi")
 #: seconds a child may take before it is stopped (``--timeout``)
 CHILD_TIMEOUT = 1800.0
@@ -382,8 +382,9 @@ def child_environment(
     The directory goes to the child as ``SPARSEDIFF_COMPILATION_CACHE``; a sparsediff child
     hands it to sparsediff as ``SPARSEDIFF_CACHE``.  A JAX cache directory of the caller's is
     dropped, so that the cold run is cold.  ``ipopt_build="casadi"`` points
-    ``SPARSEDIFF_IPOPT_LIBRARY`` at casadi's library; the default build drops a caller's
-    setting of that variable, so that sparsediff finds its library by itself.
+    ``SPARSEDIFF_IPOPT_LIBRARY`` at casadi's library; the default build keeps the caller's
+    environment, so the child loads the library this process would
+    (``sparsediff.ipopt_capi.library_path()``).
     """
     from sparsediff import ipopt_capi
 
@@ -395,7 +396,6 @@ def child_environment(
     env[DISPATCH_ENV] = dispatch
     env[BUILD_ENV] = ipopt_build
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    env.pop("SPARSEDIFF_IPOPT_LIBRARY", None)
     if ipopt_build == "casadi":
         path = ipopt_capi.casadi_library()
         if path is None:
