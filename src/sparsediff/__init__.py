@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "check_jacobian": ".evaluation",
     "check_hessian": ".evaluation",
     "VerificationError": ".evaluation",
+    "PatternMismatchError": ".evaluation",
     "color": ".coloring",
     "ColoringResult": ".coloring",
     "save_coloring": ".coloring",
@@ -54,6 +55,7 @@ __all__ = [
     "check_jacobian",
     "check_hessian",
     "VerificationError",
+    "PatternMismatchError",
     "color",
     "coloring",
     "ColoringResult",
@@ -103,6 +105,7 @@ if TYPE_CHECKING:
         set_detection_options,
     )
     from .evaluation import (
+        PatternMismatchError,
         RowBlocks,
         VerificationError,
         check_hessian,

@@ -49,3 +49,33 @@ def test_nan_hessian_at_a_repeated_eigenvalue_is_not_a_mismatch():
     # a point where everything is finite is still checked, and agrees
     y = np.array([0.3, -0.7], np.float32)
     np.testing.assert_allclose(hess(y), jax.hessian(f)(y), rtol=1e-4, atol=1e-5)
+
+
+def test_a_symmetric_coloring_of_a_non_symmetric_hessian_is_refused_by_name():
+    """A star coloring forced on a function whose custom rule makes JAX's Hessian
+    non-symmetric: the pattern covers it, so the message says what is wrong instead."""
+    from tests.evaluation.test_modes import X, lopsided
+
+    pattern = sd.hessian_sparsity(lopsided, X)
+    star = sd.hessian(lopsided, X, sparsity=pattern, mode="star")
+    with pytest.raises(PatternMismatchError, match="Hessian of f is not symmetric.*mode='column'"):
+        star(X)
+    column = sd.hessian(lopsided, X, sparsity=pattern, mode="column", output_format="dense")
+    np.testing.assert_allclose(np.asarray(column(X)), jax.hessian(lopsided)(X), rtol=1e-5,
+                               atol=1e-5)  # fmt: skip
+
+
+def test_a_symmetric_hessian_that_the_pattern_misses_is_still_blamed_on_the_pattern():
+    def f(x):
+        return jnp.sum(x * x[::-1] * x)
+
+    x = jnp.arange(1.0, 7.0)
+    diagonal = sd.hessian_sparsity(lambda z: jnp.sum(z**3), x)
+    wrong = sd.hessian(f, x, sparsity=diagonal, mode="star")
+    with pytest.raises(PatternMismatchError, match="does not cover f's hessian"):
+        wrong(x)
+
+
+def test_the_error_is_public():
+    assert sd.PatternMismatchError is PatternMismatchError
+    assert issubclass(sd.PatternMismatchError, ValueError)

@@ -4,6 +4,7 @@ from .api import LazyDerivative, hessian, jacobian, value_and_hessian, value_and
 from .check import VerificationError, check_hessian, check_jacobian
 from .prepared import CompressedDerivative, SparseDerivative
 from .row_blocks import RowBlocks, ShardedJacobian, sharded_jacobian
+from .verify import PatternMismatchError
 
 __all__ = [
     "jacobian",
@@ -16,6 +17,7 @@ __all__ = [
     "check_jacobian",
     "check_hessian",
     "VerificationError",
+    "PatternMismatchError",
     "sharded_jacobian",
     "ShardedJacobian",
     "RowBlocks",

@@ -237,6 +237,13 @@ def hessian(
     coloring, or ``"dense"``; ``None`` chooses. ``triangle="lower"``
     (or ``"upper"``) returns only that triangle, as Ipopt expects. Other options
     as in :func:`jacobian`.
+
+    Star and acyclic colorings assume a symmetric Hessian. Custom derivative
+    rules that disagree with ``f`` can make JAX's own ``jax.hessian``
+    non-symmetric; for such a function whose pattern is not symmetric, ``None``
+    chooses ``"column"`` (or ``"dense"``), whose values are ``jax.hessian``'s,
+    and a user's pattern or coloring that cannot give them is refused on the
+    first call (``PatternMismatchError``).
     """
     options = _options(locals())
     return _make("hessian", f, sample_args, sample_kwargs, options)

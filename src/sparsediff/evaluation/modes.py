@@ -17,6 +17,17 @@ column's color, so the values are the products' entries in memory order and
 decompression shrinks to a few contiguous slices (a tridiagonal Hessian's
 three colors cover all but two compressed entries), where a star coloring's
 two-sided reads need a full gather.
+
+A Hessian pattern is that of the Jacobian of the gradient. A function with
+custom derivative rules that disagree with it (a ``jax.custom_vjp`` whose
+backward rule is denser than its primal) can have a "Hessian" that is not
+symmetric: ``jax.hessian`` gives ``H[i, j] != H[j, i]``, and its pattern is not
+symmetric either. A star or acyclic coloring reads one of the two entries from
+the other's product and would match neither, so a function with custom rules
+(``symmetric_ok=False``) and a pattern that is not symmetric gets a column
+coloring, which reads every entry from its own column as ``jax.hessian`` does.
+Without custom rules JAX's second derivatives are symmetric, and a pattern that
+is not (a conservative rule) keeps the symmetric colorings.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ __all__ = [
     "REVERSE_MODES",
     "choose",
     "choose_cached",
+    "is_symmetric",
     "mode_of",
 ]
 
@@ -78,6 +90,16 @@ def color(pattern: SparsityPattern, problem: str) -> ColoringResult:
     return compute(pattern, problem)
 
 
+def is_symmetric(pattern: SparsityPattern) -> bool:
+    """Whether ``pattern`` is square and holds ``(j, i)`` for every entry ``(i, j)``:
+    its column-major row indices are then its row-major column indices."""
+    return (
+        pattern.m == pattern.n
+        and np.array_equal(pattern.row_counts, pattern.col_counts)
+        and np.array_equal(pattern.col_indices, pattern.cols)
+    )
+
+
 def color_for(pattern: SparsityPattern, mode: str) -> ColoringResult | None:
     problem = _PROBLEM.get(mode)
     return None if problem is None else color(pattern, problem)
@@ -89,12 +111,15 @@ def choose(
     mode: str | None,
     forward_ok: bool = True,
     reverse_ok: bool = True,
+    symmetric_ok: bool = True,
 ) -> Choice:
     """The mode (and its coloring) for a Jacobian (``kind="jacobian"``) or Hessian.
 
     ``forward_ok=False`` (the function uses ``jax.custom_vjp``, which JAX can
     only differentiate in reverse mode) restricts Jacobians to VJPs;
     ``reverse_ok=False`` (a primitive without a transpose rule) to JVPs.
+    ``symmetric_ok=False`` (custom derivative rules) rules out the symmetric
+    colorings for a Hessian pattern that is not symmetric (see the module docstring).
     """
     m, n = pattern.shape
     modes = JACOBIAN_MODES if kind == "jacobian" else HESSIAN_MODES
@@ -120,6 +145,11 @@ def choose(
         if row.num_colors >= DENSE_FRACTION * m and m > 0:
             return Choice("dense_rev", None)
         return Choice("rev", row)
+    if kind == "hessian" and not symmetric_ok and not is_symmetric(pattern):
+        column = color(pattern, "column")
+        if column.num_colors >= DENSE_FRACTION * n and n > 0:
+            return Choice("dense", None)
+        return Choice("column", column)
     if kind == "hessian":
         star = color(pattern, "symmetric")
         best = Choice("star", star)
@@ -156,19 +186,23 @@ def choose_cached(
     mode: str | None,
     forward_ok: bool = True,
     reverse_ok: bool = True,
+    symmetric_ok: bool = True,
 ) -> Choice:
     """:func:`choose`, read from the on-disk cache (:mod:`sparsediff.cache`) when an
     earlier run made the same choice for the same pattern, and written to it otherwise."""
     key = cache.choice_key(
         pattern.rows, pattern.cols, pattern.shape, kind, mode, forward_ok, reverse_ok,
-        VJP_COST, DENSE_FRACTION,
+        symmetric_ok, VJP_COST, DENSE_FRACTION,
     )  # fmt: skip
     path = cache.choice_path(key)
     if path is not None and path.exists():
         hit = _load_choice(path, pattern, kind)
         if hit is not None:
             return hit
-    choice = choose(pattern, kind, mode, forward_ok=forward_ok, reverse_ok=reverse_ok)
+    choice = choose(
+        pattern, kind, mode, forward_ok=forward_ok, reverse_ok=reverse_ok,
+        symmetric_ok=symmetric_ok,
+    )  # fmt: skip
     if path is not None:
         if choice.coloring is None:
             cache.write_atomically(path, lambda tmp: np.savez(tmp, dense_mode=choice.mode))

@@ -50,12 +50,17 @@ class Facts:
     fenced off from the products (see :func:`~sparsediff.decompression.jax_plan.fenced`).
     ``transcendentals``: how many equations of its program (nested ones included)
     apply one (see :mod:`.residuals`).
+    ``custom_rules``: it has custom derivative rules (``jax.custom_jvp`` or
+    ``jax.custom_vjp``), which may disagree with the function, so that its
+    Hessian need not be symmetric (see :mod:`.modes`). ``None`` where unknown: a
+    detected Hessian's program is the gradient's, where JAX has applied the rules.
     """
 
     forward_ok: bool
     costly: bool
     reverse_ok: bool = True
     transcendentals: int = 0
+    custom_rules: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,9 @@ def prepare(
     fmt = validate_options(kind, mode, output_format, chunk_size, triangle)
     model = CallModel.of(args, kwargs, argnums, has_aux, holomorphic)
     pattern, facts = find_pattern(f, model, kind, sparsity, coloring)
+    if kind == "hessian" and coloring is None and mode is None and facts.custom_rules is None:
+        if not modes.is_symmetric(pattern):  # one more trace, only for such patterns
+            facts = dataclasses.replace(facts, custom_rules=_custom_rules(f, model))
     chosen, col = choose_coloring(pattern, kind, mode, coloring, facts)
     if kind == "jacobian" and coloring is None and chosen in modes.REVERSE_MODES:
         if not _reverse_supported(f, model):  # one more trace, only for reverse modes
@@ -170,9 +178,10 @@ def find_pattern(
     coloring: ColoringResult | None,
 ) -> tuple[SparsityPattern, Facts]:
     """The pattern (detected, or the user's) and the facts of ``f``'s program."""
+    of_f = True  # whether ``closed`` is f's program (not its gradient's)
     if sparsity is None and coloring is None:
         found = detect(f, model, kind)
-        pattern, closed = found.pattern, found.closed
+        pattern, closed, of_f = found.pattern, found.closed, kind == "jacobian"
     else:
         pattern = sparsity if sparsity is not None else coloring.pattern  # type: ignore[union-attr]
         if not isinstance(pattern, SparsityPattern):
@@ -184,7 +193,7 @@ def find_pattern(
                 f"the coloring is for a {coloring.pattern.shape} pattern; this {kind} is "
                 f"{pattern.shape}"
             )
-    return pattern, _facts(f, model, closed)
+    return pattern, _facts(f, model, closed, of_f)
 
 
 def _check_shape(pattern: SparsityPattern, model: CallModel, kind: str) -> None:
@@ -198,14 +207,25 @@ def _check_shape(pattern: SparsityPattern, model: CallModel, kind: str) -> None:
         raise ValueError(f"a Hessian pattern must be square ({n}×{n}); got {pattern.shape}")
 
 
-def _facts(f: Callable, model: CallModel, closed) -> Facts:
+_CUSTOM_VJP = ("custom_vjp_call", "custom_vjp_call_jaxpr")
+
+
+def _facts(f: Callable, model: CallModel, closed, of_f: bool) -> Facts:
     jaxpr = closed.jaxpr
     count = compat.count_primitives(jaxpr, *TRANSCENDENTAL)
     costly = count > 0
     forward_ok = True
-    if compat.contains_primitive(jaxpr, "custom_vjp_call", "custom_vjp_call_jaxpr"):
+    custom_vjp = compat.contains_primitive(jaxpr, *_CUSTOM_VJP)
+    if custom_vjp:
         forward_ok = _forward_supported(f, model)
-    return Facts(forward_ok=forward_ok, costly=costly, transcendentals=count)
+    custom = (custom_vjp or compat.contains_primitive(jaxpr, "custom_jvp_call")) if of_f else None
+    return Facts(forward_ok=forward_ok, costly=costly, transcendentals=count, custom_rules=custom)
+
+
+def _custom_rules(f: Callable, model: CallModel) -> bool:
+    """Whether ``f``'s program applies custom derivative rules."""
+    jaxpr = jax.make_jaxpr(model.flat_fun(f))(*model.traced_specs()).jaxpr
+    return compat.contains_primitive(jaxpr, "custom_jvp_call", *_CUSTOM_VJP)
 
 
 def _forward_supported(f: Callable, model: CallModel) -> bool:
@@ -270,8 +290,9 @@ def choose_coloring(
         return modes.mode_of(coloring, kind), coloring
     forward_ok = kind == "hessian" or facts.forward_ok
     choice = modes.choose_cached(
-        pattern, kind, mode, forward_ok=forward_ok, reverse_ok=facts.reverse_ok
-    )
+        pattern, kind, mode, forward_ok=forward_ok, reverse_ok=facts.reverse_ok,
+        symmetric_ok=facts.custom_rules is not True,
+    )  # fmt: skip
     return choice.mode, choice.coloring
 
 

@@ -6,6 +6,11 @@ concrete call, one random product ``J @ v`` (``H @ v`` for Hessians) from
 JAX's own AD is compared with the sparse result times ``v``; a mismatch raises
 a clear error. ``verify=False`` skips it. Only entries where both products are
 finite are compared.
+
+A Hessian from a symmetric (star or acyclic) coloring can also differ because
+JAX's own "Hessian" of ``f`` is not symmetric: custom derivative rules that
+disagree with ``f`` make it so. Before the pattern is blamed, a second product
+tests ``u·(H v) = v·(H u)``, and an asymmetric Hessian gets a message of its own.
 """
 
 from __future__ import annotations
@@ -24,7 +29,13 @@ __all__ = ["PatternMismatchError", "verify_user_pattern"]
 
 
 class PatternMismatchError(ValueError):
-    """A user-supplied pattern or coloring does not cover ``f``'s derivative."""
+    """A user-supplied pattern or coloring does not give ``f``'s derivative.
+
+    Raised on the first call of a derivative prepared with ``sparsity=`` or
+    ``coloring=`` (unless ``verify=False``): the pattern misses non-zero entries,
+    or a symmetric coloring was given for a Hessian that JAX's own AD makes
+    non-symmetric (custom derivative rules that disagree with ``f``).
+    """
 
 
 def _nonzero_values(d: SparseDerivative, raw: Any) -> np.ndarray:
@@ -38,13 +49,20 @@ def _nonzero_values(d: SparseDerivative, raw: Any) -> np.ndarray:
 def verify_user_pattern(d: SparseDerivative, args: tuple, kwargs: dict, raw: Any) -> None:
     model = d.plan.model
     g, x = model.flat_function(d.f, args, kwargs)
-    v = np.random.default_rng(0).standard_normal(x.size).astype(x.dtype)
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal(x.size).astype(x.dtype)
+    if d.kind == "hessian":
+        grad = jax.grad(lambda z: g(z)[0].reshape(()), holomorphic=model.holomorphic)
+
+        def product(w: np.ndarray) -> np.ndarray:
+            return np.asarray(jax.jvp(grad, (x,), (w,))[1])
+    else:
+
+        def product(w: np.ndarray) -> np.ndarray:
+            return np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (w,))[1])
+
     try:
-        if d.kind == "hessian":
-            grad = jax.grad(lambda z: g(z)[0].reshape(()), holomorphic=model.holomorphic)
-            want = np.asarray(jax.jvp(grad, (x,), (v,))[1])
-        else:
-            want = np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (v,))[1])
+        want = product(v)
     except (TypeError, ValueError, NotImplementedError) as err:  # no forward or reverse mode
         if not isinstance(err, TypeError) and not lacks_reverse_mode(err):
             raise
@@ -65,11 +83,35 @@ def verify_user_pattern(d: SparseDerivative, args: tuple, kwargs: dict, raw: Any
     scale = max(1.0, float(np.abs(want).max(initial=0.0)))
     tol = 1e-3 if np.finfo(np.dtype(vals.dtype)).bits < 64 else 1e-8
     diff = float(np.abs(got - want).max(initial=0.0))
-    if not diff <= tol * scale:
-        raise PatternMismatchError(
-            f"the pattern given with sparsity=/coloring= does not cover f's {d.kind}: the "
-            f"sparse product differs from JAX's by {diff:.3g} (scale {scale:.3g}) at a random "
-            f"direction, so entries outside the pattern are non-zero. Pass a pattern detected "
-            f"for this function (sparsediff.{d.kind}_sparsity), or verify=False to skip this "
-            "check."
-        )
+    if diff <= tol * scale:
+        return
+    if d.mode in ("star", "acyclic"):
+        u = rng.standard_normal(x.size).astype(x.dtype)
+        gap = _asymmetry(u, v, product(u), product(v), tol)
+        if gap is not None:
+            raise PatternMismatchError(
+                f"JAX's own Hessian of f is not symmetric at this point (u·Hv and v·Hu differ "
+                f"by {gap:.3g} for random u, v), so the symmetric ({d.mode}) coloring cannot "
+                "recover it. This comes from custom derivative rules (jax.custom_jvp or "
+                "jax.custom_vjp) that disagree with f. Pass mode='column' (or a column "
+                "coloring), which reads every entry as jax.hessian does, or fix the rules."
+            )
+    raise PatternMismatchError(
+        f"the pattern given with sparsity=/coloring= does not cover f's {d.kind}: the "
+        f"sparse product differs from JAX's by {diff:.3g} (scale {scale:.3g}) at a random "
+        f"direction, so entries outside the pattern are non-zero. Pass a pattern detected "
+        f"for this function (sparsediff.{d.kind}_sparsity), or verify=False to skip this "
+        "check."
+    )
+
+
+def _asymmetry(
+    u: np.ndarray, v: np.ndarray, hu: np.ndarray, hv: np.ndarray, tol: float
+) -> float | None:
+    """``|u·(H v) - v·(H u)|`` when it shows that ``H`` is not symmetric (beyond the
+    rounding of the two dot products), else ``None``."""
+    a, b = u * hv, v * hu
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return None
+    gap = abs(float(a.sum() - b.sum()))
+    return gap if gap > tol * max(1.0, float(np.abs(a).sum() + np.abs(b).sum())) else None
