@@ -21,6 +21,7 @@ line, following JAX's conventions:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +184,16 @@ class Signature:
             tuple(_aval(x) for _, x in traced),
             static,
         )
+
+    def describe_static(self) -> str:
+        """The static keyword values as ``name=value, ...`` (``none`` without any)."""
+        if not self.static:
+            return "none"
+        parts = []
+        for path, value in self.static:
+            name = path[2:-2] if re.fullmatch(r"\['[^']*'\]", path) else f"kwargs{path}"
+            parts.append(f"{name}={value!r}")
+        return ", ".join(parts)
 
     def same_arrays(self, other: Signature) -> bool:
         """Equal apart from the static keyword values (which may come and go)."""

@@ -58,6 +58,34 @@ def test_nonzeros_accept_what_a_call_accepts():
     np.testing.assert_array_equal(np.asarray(jax.jit(jac.nonzeros)(x)), want)
 
 
+def _scaled(x, *, scale, kind, w=None):
+    y = scale * jnp.sin(x) * x[::-1] if kind == "a" else jnp.cos(x)
+    return y if w is None else y * w
+
+
+def test_nonzeros_take_the_keyword_arguments_of_a_call():
+    x = np.linspace(0.1, 0.9, 5)
+    jac = sd.jacobian(_scaled, x, scale=2.0, kind="a", w=jnp.ones(5), output_format="dense")
+    w = jnp.arange(1.0, 6.0)
+    got = np.asarray(jac.nonzeros(x, scale=2.0, kind="a", w=w))
+    want = _expected(np.asarray(jac(x, scale=2.0, kind="a", w=w)), jac.output_pattern)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got, _expected(np.asarray(jax.jacfwd(_scaled)(x, scale=2.0,
+        kind="a", w=w)), jac.output_pattern), rtol=1e-6)  # fmt: skip
+
+
+def test_nonzeros_refuse_other_static_keyword_arguments_by_name():
+    """Their pattern may differ from output_pattern (here kind="b" is diagonal), so
+    unlike a call, nonzeros() does not prepare for them."""
+    x = np.linspace(0.1, 0.9, 5)
+    jac = sd.jacobian(_scaled, x, scale=2.0, kind="a")
+    for kwargs, got in [({}, "got none"), ({"scale": 2.0, "kind": "b"}, "got kind='b', scale=2.0")]:
+        with pytest.raises(ValueError, match=f"prepared with \\(kind='a', scale=2.0\\); {got}"):
+            jac.nonzeros(x, **kwargs)
+    with pytest.raises(ValueError, match="array keyword arguments differ"):
+        jac.nonzeros(x, scale=2.0, kind="a", w=jnp.ones(5))
+
+
 def test_nonzeros_refuse_other_arguments():
     jac = sd.jacobian(_residual, np.zeros(9))
     with pytest.raises(ValueError, match="prepared for other arguments"):

@@ -106,28 +106,37 @@ class SparseDerivative:
             "(or use the lazy form sparsediff.jacobian(f) without sample arguments)."
         )
 
-    def nonzeros(self, *args: Any) -> Any:
+    def nonzeros(self, *args: Any, **kwargs: Any) -> Any:
         """The derivative's nonzero values alone, in :attr:`output_pattern`'s row-major
         order (``output_pattern.rows`` / ``.cols`` say where each one goes).
 
         For callers that hold the pattern already, such as a solver's callback that is
         called thousands of times: no output object is built around the values. Takes
-        the prepared positional arguments (no keyword arguments); a derivative prepared
-        with ``with_value`` or ``has_aux`` has more than values to give, so it refuses.
+        the arguments of a call; static keyword arguments must be the preparation's,
+        since for others the pattern may differ (call the derivative itself, which
+        prepares for them). A derivative prepared with ``with_value`` or ``has_aux``
+        has more than values to give, so it refuses.
         """
         if self.with_value or self.has_aux:
             raise TypeError(
                 "nonzeros() returns the derivative's values only; this derivative was "
                 "prepared with with_value or has_aux: call it instead"
             )
-        if self._plain is None or not _matches(args, self._plain):
-            sig = Signature.of(args, {})
+        if kwargs or self._plain is None or not _matches(args, self._plain):
+            sig = Signature.of(args, kwargs)
             if sig != self.plan.signature:
+                if sig.same_arrays(self.plan.signature):
+                    raise ValueError(
+                        "nonzeros() takes the static keyword arguments the derivative was "
+                        f"prepared with ({self.plan.signature.describe_static()}); got "
+                        f"{sig.describe_static()}. With others the pattern may differ from "
+                        "output_pattern: call the derivative itself, which prepares for them."
+                    )
                 raise ValueError(self._mismatch(sig))
-        out = self._raw(args, [])
+        out = self._raw(args, self.plan.model.kw_dynamic(kwargs) if kwargs else [])
         traced = _traced(args)
         if self._verify_pending and not traced:
-            verify_user_pattern(self, args, {}, out[0])
+            verify_user_pattern(self, args, kwargs, out[0])
             self._verify_pending = False
         index = self._nonzero_index()
         if index is None:
