@@ -79,3 +79,15 @@ def test_a_symmetric_hessian_that_the_pattern_misses_is_still_blamed_on_the_patt
 def test_the_error_is_public():
     assert sd.PatternMismatchError is PatternMismatchError
     assert issubclass(sd.PatternMismatchError, ValueError)
+
+
+def test_a_forced_symmetric_mode_on_a_non_symmetric_pattern_is_checked_on_the_first_call():
+    from tests.evaluation.test_modes import X, lopsided
+
+    for mode in ("star", "acyclic"):
+        forced = sd.hessian(lopsided, X, mode=mode)
+        with pytest.raises(PatternMismatchError, match="Hessian of f is not symmetric"):
+            forced(X)
+    # a symmetric pattern forced to star is not checked (nothing can go wrong there)
+    plain = sd.hessian(lambda x: jnp.sum(jnp.sin(x[1:] * x[:-1])), X, mode="star")
+    assert not plain._verify_pending

@@ -80,7 +80,10 @@ class Plan:
     output_format: str
     chunk_size: int | None
     with_value: bool
-    user_supplied: bool
+    #: the first concrete call compares with JAX's own product (.verify): for a user's
+    #: pattern or coloring, and for a symmetric coloring forced on a Hessian pattern that
+    #: is not symmetric, which is wrong where custom rules make the Hessian so
+    verify_first_call: bool
 
     @property
     def num_colors(self) -> int:
@@ -149,6 +152,7 @@ def prepare(
                 )
             facts = dataclasses.replace(facts, reverse_ok=False)
             chosen, col = choose_coloring(pattern, kind, None, None, facts)
+    forced_symmetric = kind == "hessian" and mode in ("star", "acyclic")
     mode = chosen
     output_pattern, tri_idx = select_triangle(pattern, triangle)
     layout = build_layout(col, fmt, tri_idx, pattern.shape)
@@ -166,7 +170,9 @@ def prepare(
         fmt,
         chunk_size,
         with_value,
-        user_supplied=sparsity is not None or coloring is not None,
+        verify_first_call=sparsity is not None
+        or coloring is not None
+        or (forced_symmetric and not modes.is_symmetric(pattern)),
     )
 
 

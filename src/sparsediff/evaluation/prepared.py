@@ -49,7 +49,7 @@ class SparseDerivative:
             None if self.mesh is None else functools.partial(constrain_leading, mesh=self.mesh)
         )
         self._run = Runner(self.plan, constrain, self.plan.facts.costly)
-        self._verify_pending = verify and self.plan.user_supplied
+        self._verify_pending = verify and self.plan.verify_first_call
         self._variants: dict[Signature, SparseDerivative] = {}
         self._aux = AuxSplit()
         self._dev: dict | None = None
