@@ -4,6 +4,7 @@ from callbacks and options surface as Python exceptions, a missing library is ex
 from __future__ import annotations
 
 import os
+import sys
 
 import jax
 import numpy as np
@@ -125,6 +126,10 @@ def test_the_library_of_an_installed_casadi_is_found_last(monkeypatch, tmp_path)
     (package / "libipopt.la").write_text("a libtool file, not the library\n")
     (package / "libipopt.so").write_bytes(b"not a shared library")
     monkeypatch.syspath_prepend(str(tmp_path))
+    # find_spec answers from sys.modules for a package imported already (the real casadi,
+    # by another test in this worker): the stand-in must be the one found
+    for name in [m for m in sys.modules if m == "casadi" or m.startswith("casadi.")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(ipopt_capi, "_LIBRARY", None)
     monkeypatch.delenv("SPARSEDIFF_IPOPT_LIBRARY", raising=False)
     monkeypatch.setattr(ipopt_capi.ctypes.util, "find_library", lambda name: "libipopt.so.1")
