@@ -54,7 +54,7 @@ Preparation and compilation are single calls.  The evaluations of one problem an
 *interleaved*: round after round, each callable runs a short burst of back-to-back calls
 (about 2 ms, at most 10 calls, after a ``gc.collect()``), so that a burst of load from other
 processes affects all of them alike, while no single call pays for the caches its neighbour
-evicted; each reports the median of its rounds' best calls (5 to 30 rounds within a time
+evicted; each reports the median of its rounds' best calls (5 to 200 rounds within a time
 budget per callable; calls that take seconds are repeated less; see :func:`time_interleaved`
 for why not the single best call).  Ratios therefore compare times measured side by side
 in this run.
@@ -305,7 +305,7 @@ def time_interleaved(
     warm: dict[str, float],
     budget: float = 1.5,
     min_calls: int = 5,
-    max_calls: int = 30,
+    max_calls: int = 200,
 ) -> dict[str, float]:
     """Typical wall time of each warmed-up callable, calling them in round-robin order: the
     median over the rounds of each round's best call.
@@ -324,7 +324,11 @@ def time_interleaved(
     threads, and how long waking them takes varies by tens of microseconds from call to call
     (the Rosenbrock Hessian with 10^4 variables, called directly: 48 to 113 us over 40
     rounds, 32 to 45 us with the process pinned to one core), so the best of many calls of
-    such a callable is luck, not a typical time.
+    such a callable is luck, not a typical time. Up to 200 rounds (30 before): a call of some
+    10 us ran in a fast and a slow state (15 and 40 us for the diff Jacobian at ``n = 10^3``)
+    that each lasted some thousand calls, with JAX's asynchronous CPU dispatch (with
+    ``jax_cpu_enable_async_dispatch`` off: 12 us throughout), so a median over a few
+    milliseconds of calls was the state's, not the run's.
     """
     rounds: dict[str, int] = {}
     burst: dict[str, int] = {}
