@@ -102,3 +102,18 @@ def test_custom_vjp_function_uses_reverse_mode():
     assert jac.mode == "rev"
     with pytest.raises(ValueError, match="needs forward-mode AD"):
         sd.jacobian(mixing, x, mode="fwd")
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("mode", "cos"), ("output_format", "csr"), ("chunk_size", "big"), ("triangle", "both")],
+)
+def test_an_invalid_option_says_it_is_sparsediffs_own(option, value):
+    """A keyword argument of f named like an option is read as the option; the error
+    says so and how to pass it to f instead."""
+
+    def f(x, **kw):
+        return jnp.sum(jnp.sin(x))
+
+    with pytest.raises(ValueError, match=f"{option}= is sparsediff's own option.*partial"):
+        sd.hessian(f, np.ones(3), **{option: value})

@@ -142,7 +142,9 @@ def jacobian(
         *sample_args: sample positional arguments (see
             :func:`sparsediff.jacobian_sparsity`).
         **sample_kwargs: sample keyword arguments (see
-            :func:`sparsediff.jacobian_sparsity`).
+            :func:`sparsediff.jacobian_sparsity`). One named like an option
+            below is taken as that option: bind such an argument of ``f`` first
+            (``functools.partial(f, mode=...)``).
         argnums: the positional argument(s) to differentiate.
         has_aux: ``f`` returns ``(output, aux)``; the call returns ``(J, aux)``
             (``aux`` may be any pytree: its non-array leaves are passed through).

@@ -94,6 +94,14 @@ class Plan:
         return m if self.mode == "dense_rev" else n
 
 
+def _reserved(name: str) -> str:
+    """The hint for an invalid option that may be a keyword argument meant for ``f``."""
+    return (
+        f" ({name}= is sparsediff's own option; to pass f a keyword argument of that name, "
+        f"bind it first: functools.partial(f, {name}=...))"
+    )
+
+
 def validate_options(
     kind: str, mode: str | None, output_format: str, chunk_size: Any, triangle: str | None
 ) -> str:
@@ -102,17 +110,25 @@ def validate_options(
     if mode is not None and mode not in valid:
         raise ValueError(
             f"mode {mode!r} is not valid for a {kind}; choose one of {', '.join(valid)} "
-            "or None (automatic)"
+            "or None (automatic)" + _reserved("mode")
         )
-    fmt = check_format(output_format)
+    try:
+        fmt = check_format(output_format)
+    except ValueError as err:
+        raise ValueError(str(err) + _reserved("output_format")) from None
     if chunk_size is not None and (
         not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1
     ):
-        raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
+        raise ValueError(
+            f"chunk_size must be a positive int or None; got {chunk_size!r}"
+            + _reserved("chunk_size")
+        )
     if triangle is not None and kind != "hessian":
-        raise ValueError("triangle= applies to Hessians only")
+        raise ValueError("triangle= applies to Hessians only" + _reserved("triangle"))
     if triangle not in (None, "lower", "upper"):
-        raise ValueError(f"triangle must be 'lower', 'upper' or None; got {triangle!r}")
+        raise ValueError(
+            f"triangle must be 'lower', 'upper' or None; got {triangle!r}" + _reserved("triangle")
+        )
     return fmt
 
 
