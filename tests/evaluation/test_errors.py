@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -117,3 +119,20 @@ def test_an_invalid_option_says_it_is_sparsediffs_own(option, value):
 
     with pytest.raises(ValueError, match=f"{option}= is sparsediff's own option.*partial"):
         sd.hessian(f, np.ones(3), **{option: value})
+
+
+def test_an_option_that_shadows_a_parameter_of_f_is_warned_about():
+    """f's own verify= would silently take its default: the value given is sparsediff's."""
+
+    def f(x, verify=False, mode="sin"):
+        return jnp.sum(jnp.sin(x) if mode == "sin" else jnp.cos(x)) * (2.0 if verify else 1.0)
+
+    with pytest.warns(UserWarning, match="parameter named 'verify'.*functools.partial") as rec:
+        sd.hessian(f, np.ones(3), verify=False)
+    assert rec[0].filename == __file__  # pointed at the caller's line
+    with pytest.warns(UserWarning, match="parameter named 'mode'"):
+        sd.value_and_jacobian(f, mode="rev")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sd.hessian(f, np.ones(3))  # nothing given: nothing to warn about
+        sd.hessian(lambda z: jnp.sum(z**3), np.ones(3), mode="star", verify=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any, overload
 
@@ -71,9 +73,48 @@ def _options(scope: dict, with_value: bool = False) -> dict:
     return opts
 
 
+#: the options' defaults (as in the public signatures)
+_DEFAULTS: dict[str, Any] = {
+    "argnums": 0, "has_aux": False, "holomorphic": False, "verify": True, "mode": None,
+    "output_format": "bcoo", "chunk_size": None, "sparsity": None, "coloring": None,
+    "triangle": None, "devices": None,
+}  # fmt: skip
+
+
+def _given(name: str, value: Any) -> bool:
+    """Whether ``value`` differs from the option's default (so was given)."""
+    default = _DEFAULTS[name]
+    if value is default:
+        return False
+    return not (
+        type(value) is type(default) and isinstance(value, (bool, int, str)) and value == default
+    )
+
+
+def _warn_shadowed(kind: str, f: Callable, options: dict) -> None:
+    """Warn where ``f`` has a parameter named like an option that was given: the value
+    is sparsediff's, and ``f`` gets its own default (silently, without the warning)."""
+    try:
+        params = inspect.signature(f).parameters
+    except (TypeError, ValueError):  # builtins and other objects without a signature
+        return
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for name, value in options.items():
+        p = params.get(name)
+        if p is not None and p.kind in named and name in _DEFAULTS and _given(name, value):
+            warnings.warn(
+                f"f has a parameter named {name!r}, but sparsediff.{kind} reads {name}= as "
+                f"its own option and does not pass it to f; to give f's, bind it first: "
+                f"functools.partial(f, {name}=...)",
+                UserWarning,
+                stacklevel=4,
+            )
+
+
 def _make(
     kind: str, f: Callable, sample_args: tuple, sample_kwargs: dict, options: dict
 ) -> SparseDerivative | LazyDerivative:
+    _warn_shadowed(kind, f, options)
     # checked before any preparation: the lazy form would otherwise fail only at its first call
     validate_options(
         kind,
