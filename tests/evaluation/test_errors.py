@@ -130,7 +130,7 @@ def test_an_option_that_shadows_a_parameter_of_f_is_warned_about():
     with pytest.warns(UserWarning, match="parameter named 'verify'.*functools.partial") as rec:
         sd.hessian(f, np.ones(3), verify=False)
     assert rec[0].filename == __file__  # pointed at the caller's line
-    with pytest.warns(UserWarning, match="parameter named 'mode'"):
+    with pytest.warns(UserWarning, match="'mode', but sparsediff.value_and_jacobian reads"):
         sd.value_and_jacobian(f, mode="rev")
     with warnings.catch_warnings():
         warnings.simplefilter("error")

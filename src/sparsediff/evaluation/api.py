@@ -99,11 +99,12 @@ def _warn_shadowed(kind: str, f: Callable, options: dict) -> None:
     except (TypeError, ValueError):  # builtins and other objects without a signature
         return
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    public = ("value_and_" if options.get("with_value") else "") + kind
     for name, value in options.items():
         p = params.get(name)
         if p is not None and p.kind in named and name in _DEFAULTS and _given(name, value):
             warnings.warn(
-                f"f has a parameter named {name!r}, but sparsediff.{kind} reads {name}= as "
+                f"f has a parameter named {name!r}, but sparsediff.{public} reads {name}= as "
                 f"its own option and does not pass it to f; to give f's, bind it first: "
                 f"functools.partial(f, {name}=...)",
                 UserWarning,
