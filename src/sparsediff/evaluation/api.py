@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 from collections.abc import Callable
@@ -73,17 +74,16 @@ def _options(scope: dict, with_value: bool = False) -> dict:
     return opts
 
 
-#: the options' defaults (as in the public signatures)
-_DEFAULTS: dict[str, Any] = {
-    "argnums": 0, "has_aux": False, "holomorphic": False, "verify": True, "mode": None,
-    "output_format": "bcoo", "chunk_size": None, "sparsity": None, "coloring": None,
-    "triangle": None, "devices": None,
-}  # fmt: skip
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """The options' defaults, read from the public signatures."""
+    params = {**inspect.signature(jacobian).parameters, **inspect.signature(hessian).parameters}
+    return {name: params[name].default for name in _OPTION_NAMES}
 
 
 def _given(name: str, value: Any) -> bool:
     """Whether ``value`` differs from the option's default (so was given)."""
-    default = _DEFAULTS[name]
+    default = _defaults()[name]
     if value is default:
         return False
     return not (
@@ -102,7 +102,7 @@ def _warn_shadowed(kind: str, f: Callable, options: dict) -> None:
     public = ("value_and_" if options.get("with_value") else "") + kind
     for name, value in options.items():
         p = params.get(name)
-        if p is not None and p.kind in named and name in _DEFAULTS and _given(name, value):
+        if p is not None and p.kind in named and name in _OPTION_NAMES and _given(name, value):
             warnings.warn(
                 f"f has a parameter named {name!r}, but sparsediff.{public} reads {name}= as "
                 f"its own option and does not pass it to f; to give f's, bind it first: "
