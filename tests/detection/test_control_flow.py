@@ -317,3 +317,57 @@ def test_custom_jvp_applied_to_its_own_tangent_does_not_recurse():
     assert np.array_equal(pattern.todense(), np.eye(3, dtype=bool))
     h = sd.hessian_sparsity(lambda x: jnp.sum(_doubling(x) ** 2), jnp.zeros(3))
     assert np.array_equal(h.todense(), np.eye(3, dtype=bool))
+
+
+# -- custom_vjp rules: constant inputs, and backward rules that call the function ----
+@jax.custom_vjp
+def _halving(x):
+    return 0.5 * x
+
+
+_halving.defvjp(lambda x: (_halving(x), None), lambda _, g: (_halving(g),))
+
+_WEIGHTS = np.array([1.0, 2.0, 3.0], np.float32)
+
+
+@jax.custom_vjp
+def _weighted(x):
+    return x * _WEIGHTS  # a constant array: an input of the call, not differentiated
+
+
+_weighted.defvjp(lambda x: (_weighted(x), None), lambda _, g: (g * _WEIGHTS,))
+
+
+def test_custom_vjp_whose_backward_calls_the_function_does_not_recurse():
+    # before: RecursionError (the backward rule's own call was followed by its rule)
+    x = jnp.ones(3)
+    assert np.array_equal(sd.jacobian_sparsity(_halving, x).todense(), np.eye(3, dtype=bool))
+    h = sd.hessian_sparsity(lambda x: jnp.sum(_halving(x) ** 2), x)
+    assert np.array_equal(h.todense(), np.eye(3, dtype=bool))
+
+
+def test_custom_vjp_with_a_constant_array_input():
+    # before: JAX's CustomVJPException (its constant input was differentiated)
+    f = lambda x: _weighted(x)[::-1]  # noqa: E731
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    p = sd.jacobian_sparsity(f, x)
+    assert np.array_equal(p.todense(), np.eye(3, dtype=bool)[::-1])
+    np.testing.assert_allclose(sd.jacobian(f, x)(x).todense(), jax.jacrev(f)(x))
+
+
+def test_odeint_jacobian_is_detected_and_evaluated():
+    """jax.experimental.ode.odeint: a custom_vjp with the Runge-Kutta tableau as constant
+    inputs, whose backward rule integrates the adjoint with odeint itself."""
+    from jax.experimental.ode import odeint
+
+    ts = jnp.array([0.0, 0.1])
+
+    def f(x):
+        return odeint(lambda y, t: -y * y[::-1] + x[3:], x[:3], ts)[-1]
+
+    x = np.linspace(0.2, 1.0, 6).astype(np.float32)
+    p = sd.jacobian_sparsity(f, x)
+    assert_sound(p, f, (x,))
+    d = sd.jacobian(f, x)
+    assert d.mode in ("rev", "dense_rev")  # JAX has no forward mode through custom_vjp
+    np.testing.assert_allclose(d(x).todense(), jax.jacrev(f)(x), rtol=1e-5, atol=1e-6)

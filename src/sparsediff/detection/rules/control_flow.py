@@ -71,14 +71,27 @@ _CUSTOM_JVP_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar(
 )
 
 
+#: set while a custom VJP rule's backward function is evaluated for its pattern
+_IN_CUSTOM_BWD: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sparsediff_in_custom_bwd", default=False
+)
+
+
+def _primal_pattern(ctx, eqn, invals):
+    """A custom-derivative call evaluated by its primal function."""
+    return [o.deps for o in ctx.eval_closed(eqn.params["call_jaxpr"], invals)]
+
+
 def custom_jvp_rule(ctx, eqn, invals):
+    if _IN_CUSTOM_BWD.get():  # see custom_vjp_rule
+        return _primal_pattern(ctx, eqn, invals)
     depth = _CUSTOM_JVP_DEPTH.get()
     if depth >= MAX_CUSTOM_JVP_DEPTH:
         # Rules nested this deep apply custom-JVP functions to tangents (a rule
         # may call its own function on its tangent, which would recurse without
         # end). JAX evaluates such inner calls by their primal, and a rule's
         # tangent map is linear, so the primal's pattern is the tangent map's.
-        return [o.deps for o in ctx.eval_closed(eqn.params["call_jaxpr"], invals)]
+        return _primal_pattern(ctx, eqn, invals)
     token = _CUSTOM_JVP_DEPTH.set(depth + 1)
     try:
         return _custom_jvp_pattern(ctx, eqn, invals)
@@ -123,24 +136,48 @@ def _custom_jvp_pattern(ctx, eqn, invals):
 
 
 def custom_vjp_rule(ctx, eqn, invals):
+    if _IN_CUSTOM_BWD.get():
+        # Inside a backward function, which JAX evaluates and does not differentiate,
+        # custom-derivative calls run their primal; the backward map is linear in the
+        # cotangents, so the primal's pattern is exact there. Following their rules
+        # instead recursed without end where a backward function calls its own
+        # function (jax.experimental.ode.odeint integrates the adjoint with odeint).
+        return _primal_pattern(ctx, eqn, invals)
     from .. import compat
 
     out_avals = [v.aval for v in eqn.outvars]
-    float_in = [i for i, v in enumerate(invals) if is_float_dtype(v.dtype)]
+    # Only inputs with a pattern are differentiated; the others are constants here, as
+    # in JAX's own AD (which refuses any cotangent for a custom_vjp function's hoisted
+    # constants, such as the Runge-Kutta tableau of jax.experimental.ode.odeint).
+    float_in = [i for i, v in enumerate(invals) if is_float_dtype(v.dtype) and v.deps is not None]
     float_out = [j for j, a in enumerate(out_avals) if is_float_dtype(a.dtype)]
 
     def bwd_fn(primals, cts):
-        f = lambda *a: compat.bind_eqn(eqn, *a)  # noqa: E731
-        out, vjp = jax.vjp(f, *primals)
+        def f(*d):
+            args = list(primals)
+            for i, a in zip(float_in, d):
+                args[i] = a
+            return compat.bind_eqn(eqn, *args)
+
+        out, vjp = jax.vjp(f, *(primals[i] for i in float_in))
         full = []
         it = iter(cts)
         for j, o in enumerate(out):
             full.append(next(it) if j in float_out else np.zeros(o.shape, jax.dtypes.float0))
-        res = vjp(type(out)(full) if isinstance(out, (tuple, list)) else full[0])
-        return [res[i] for i in float_in]
+        return list(vjp(type(out)(full) if isinstance(out, (tuple, list)) else full[0]))
 
     out_specs = [jax.ShapeDtypeStruct(tuple(a.shape), a.dtype) for a in out_avals]
-    closed = jax.make_jaxpr(bwd_fn)([_spec(v) for v in invals], [out_specs[j] for j in float_out])
+    try:
+        closed = jax.make_jaxpr(bwd_fn)(
+            [_spec(v) for v in invals], [out_specs[j] for j in float_out]
+        )
+    except Exception as err:  # the function or its rule refuses: so would jax.jacrev
+        info = getattr(eqn.params["call_jaxpr"].jaxpr, "debug_info", None)
+        name = str(getattr(info, "func_src_info", None) or "a custom_vjp function")
+        raise ValueError(
+            f"f is not differentiable: the custom VJP rule of {name} raised "
+            f"{type(err).__name__}: {err}"
+        ) from err
     # Seed every output-cotangent element with its own local index.
     sizes = [int(np.prod(out_specs[j].shape, dtype=np.int64)) for j in float_out]
     n_local = int(sum(sizes))
@@ -151,7 +188,11 @@ def custom_vjp_rule(ctx, eqn, invals):
         for k, j in enumerate(float_out)
     ]
     sub = type(ctx)(n_local, ctx.options)
-    in_cts = sub.eval_closed(closed, primal_vals + ct_vals)
+    token = _IN_CUSTOM_BWD.set(True)
+    try:
+        in_cts = sub.eval_closed(closed, primal_vals + ct_vals)
+    finally:
+        _IN_CUSTOM_BWD.reset(token)
     # in_cts[k] rows: elements of input float_in[k]; columns: output elements -> Jᵀ blocks.
     results: list = [None] * len(out_avals)
     for k_out, j in enumerate(float_out):
