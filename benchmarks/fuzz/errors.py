@@ -12,10 +12,11 @@ on sparsediff's behalf, its message. Anything else is an INTERNAL_CRASH.
   ``sparsediff.detection.api`` or ``sparsediff.evaluation.{api,pipeline,prepared,modes}``:
   argument validation, with a message;
 - any exception raised inside ``jax`` or ``equinox`` whose message is one of JAX's AD
-  limits that sparsediff cannot route around (forward mode through ``custom_vjp``,
-  Equinox's ``nondifferentiable``): JAX cannot run the AD mode needed at all. Reverse
-  mode through ``while_loop`` and primitives without a transpose rule are no longer
-  listed: sparsediff falls back to forward mode there, so such an error is a crash;
+  limits that sparsediff cannot route around (Equinox's ``nondifferentiable``): JAX
+  cannot run the AD mode needed at all. Reverse mode through ``while_loop`` and
+  primitives without a transpose rule are no longer listed: sparsediff falls back to
+  forward mode there, so such an error is a crash. Nor is forward mode through
+  ``custom_vjp``: Jacobians take VJPs there and Hessians reverse over reverse;
 - ``ValueError`` from ``sparsediff.detection.rules.control_flow`` saying ``f`` is not
   differentiable: a custom JVP rule refuses a tangent (as ``jax.jacfwd`` would).
 """
@@ -74,7 +75,6 @@ DELIBERATE: tuple[Deliberate, ...] = (
         (Exception,),
         ("jax", "equinox"),
         "JAX AD limitation",
-        r"can't apply forward-mode autodiff \(jvp\) to a custom_vjp|"
         r"Unexpected (co)?tangent|nondifferentiable|not be differentiated",
     ),
     Deliberate(

@@ -152,12 +152,13 @@ helper(
     '''
 @jax.custom_vjp
 def _roll_vjp(x):
-    """Identity primal whose backward rule is denser (a cotangent and its roll)."""
-    return x * 1.0
+    """Identity primal whose backward rule is denser (a cotangent and its roll). It
+    multiplies by a constant array, which JAX passes to the call as an input of its own."""
+    return x * np.ones(np.shape(x), x.dtype)
 
 
 def _roll_vjp_fwd(x):
-    return x * 1.0, None
+    return x * np.ones(np.shape(x), x.dtype), None
 
 
 def _roll_vjp_bwd(res, g):
@@ -171,12 +172,15 @@ helper(
     '''
 @jax.custom_vjp
 def _ste_vjp(x):
-    """Straight-through estimator as a custom_vjp: floors, backward is the identity."""
+    """Straight-through estimator as a custom_vjp: floors, backward is the identity. Its
+    forward rule calls the function itself, so a gradient through it still holds the
+    custom_vjp call: JAX has no forward mode through that gradient, and its Hessian is
+    reverse over reverse."""
     return jnp.floor(x)
 
 
 def _ste_vjp_fwd(x):
-    return jnp.floor(x), None
+    return _ste_vjp(x), None
 
 
 def _ste_vjp_bwd(res, g):

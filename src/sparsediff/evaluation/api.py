@@ -288,6 +288,11 @@ def hessian(
     chooses ``"column"`` (or ``"dense"``), whose values are ``jax.hessian``'s,
     and a user's pattern or coloring that cannot give them is refused on the
     first call (``PatternMismatchError``).
+
+    Where JAX has no forward mode through ``f``'s gradient (a ``jax.custom_vjp``
+    whose rules call a ``custom_vjp`` function, as ``jax.experimental.ode.odeint``
+    does; ``jax.hessian`` fails there), the products are reverse over reverse and
+    the values ``jax.jacrev(jax.grad(f))``'s.
     """
     options = _options(locals())
     return _make("hessian", f, sample_args, sample_kwargs, options)

@@ -4,6 +4,10 @@
 ``jax.vjp`` for random ``u``, ``v``; for small problems it also compares the
 whole matrix with ``jax.jacfwd``. A mismatch raises
 :class:`VerificationError` naming the worst entry.
+
+Where JAX has no forward mode through ``f`` (``jax.custom_vjp``), the products
+are ``uᵀ J`` alone and the dense references ``jax.jacrev`` and
+``jax.jacrev(jax.grad(f))``, as the prepared derivative computes them.
 """
 
 from __future__ import annotations
@@ -96,15 +100,17 @@ def check_jacobian(
     rtol, atol, scale = _tolerances(x.dtype, mat, rtol, atol)
     rng = np.random.default_rng(seed)
     y, vjp_fn, _ = jax.vjp(g, x, has_aux=True)
+    forward = prepared.plan.facts.forward_ok
     for k in range(num_vectors):
         v = rng.normal(size=x.shape).astype(x.dtype)
-        jv = np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (jnp.asarray(v),))[1])
-        _compare(f"J @ v (vector {k})", mat @ v, jv, rtol, atol * scale * np.sqrt(x.size))
+        if forward:
+            jv = np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (jnp.asarray(v),))[1])
+            _compare(f"J @ v (vector {k})", mat @ v, jv, rtol, atol * scale * np.sqrt(x.size))
         u = rng.normal(size=y.shape).astype(y.dtype)
         uj = np.asarray(vjp_fn(jnp.asarray(u))[0])
         _compare(f"u @ J (vector {k})", mat.T @ u, uj, rtol, atol * scale * np.sqrt(y.size))
     if mat.shape[0] * mat.shape[1] <= DENSE_CHECK_LIMIT:
-        dense = np.asarray(jax.jacfwd(lambda z: g(z)[0])(x))
+        dense = np.asarray((jax.jacfwd if forward else jax.jacrev)(lambda z: g(z)[0])(x))
         _compare("dense Jacobian", mat.toarray(), dense, rtol, atol * scale)
 
 
@@ -133,11 +139,15 @@ def check_hessian(
     rtol, atol, scale = _tolerances(x.dtype, mat, rtol, atol)
     rng = np.random.default_rng(seed)
     grad = jax.grad(scalar)
+    forward = prepared.plan.facts.forward_ok
     for k in range(num_vectors):
         v = rng.normal(size=x.shape).astype(x.dtype)
-        hv = np.asarray(jax.jvp(grad, (x,), (jnp.asarray(v),))[1])
-        _compare(f"H @ v (vector {k})", mat @ v, hv, rtol, atol * scale * np.sqrt(x.size))
+        if forward:
+            hv = np.asarray(jax.jvp(grad, (x,), (jnp.asarray(v),))[1])
+            _compare(f"H @ v (vector {k})", mat @ v, hv, rtol, atol * scale * np.sqrt(x.size))
+        else:  # reverse over reverse: vᵀ H
+            vh = np.asarray(jax.vjp(grad, x)[1](jnp.asarray(v))[0])
+            _compare(f"v @ H (vector {k})", mat.T @ v, vh, rtol, atol * scale * np.sqrt(x.size))
     if x.size * x.size <= DENSE_CHECK_LIMIT:
-        _compare(
-            "dense Hessian", mat.toarray(), np.asarray(jax.hessian(scalar)(x)), rtol, atol * scale
-        )
+        dense = jax.hessian(scalar) if forward else jax.jacrev(grad)
+        _compare("dense Hessian", mat.toarray(), np.asarray(dense(x)), rtol, atol * scale)

@@ -139,19 +139,23 @@ def hessian_values(run: Runner, g: Callable, x: jax.Array, dev: dict):
         return y.reshape(()), aux
 
     holo = plan.model.holomorphic
+    by_rows = not plan.facts.forward_ok  # reverse over reverse (see hvp_products)
     if plan.mode == "dense":
         seeds = jnp.eye(x.size, dtype=x.dtype)
         value, grad, aux, prods = hvp_products(
-            scalar, x, seeds, plan.chunk_size, run.constrain, holomorphic=holo, keep=run.keep
-        )
-        values = prods[np.asarray(plan.sparsity.cols), np.asarray(plan.sparsity.rows)]
+            scalar, x, seeds, plan.chunk_size, run.constrain, holomorphic=holo, keep=run.keep,
+            by_rows=by_rows,
+        )  # fmt: skip
+        rows, cols = np.asarray(plan.sparsity.rows), np.asarray(plan.sparsity.cols)
+        values = prods[rows, cols] if by_rows else prods[cols, rows]
         if plan.tri_idx is not None:
             values = values[plan.tri_idx]
         return value, grad, aux, values
     seeds = run.seeds("forward", x.dtype)
     value, grad, aux, prods = hvp_products(
-        scalar, x, seeds, plan.chunk_size, run.constrain, holomorphic=holo, keep=run.keep
-    )
+        scalar, x, seeds, plan.chunk_size, run.constrain, holomorphic=holo, keep=run.keep,
+        by_rows=by_rows,
+    )  # fmt: skip
     return value, grad, aux, run.decompress([prods], dev)
 
 

@@ -116,7 +116,9 @@ def choose(
     """The mode (and its coloring) for a Jacobian (``kind="jacobian"``) or Hessian.
 
     ``forward_ok=False`` (the function uses ``jax.custom_vjp``, which JAX can
-    only differentiate in reverse mode) restricts Jacobians to VJPs;
+    only differentiate in reverse mode) restricts Jacobians to VJPs, and makes a
+    Hessian's products rows (reverse over reverse), so a Hessian pattern that is
+    not symmetric gets ``"dense"``, not ``"column"``;
     ``reverse_ok=False`` (a primitive without a transpose rule) to JVPs.
     ``symmetric_ok=False`` (custom derivative rules) rules out the symmetric
     colorings for a Hessian pattern that is not symmetric (see the module docstring).
@@ -134,13 +136,21 @@ def choose(
                 f"mode {mode!r} needs forward-mode AD, which JAX cannot apply to this function "
                 "(it uses jax.custom_vjp); use mode='rev' or None"
             )
+        if not forward_ok and mode == "column" and not is_symmetric(pattern):
+            raise ValueError(
+                "mode 'column' reads this non-symmetric Hessian pattern from Hessian-vector "
+                "products, which need forward-mode AD, and JAX cannot apply it to this "
+                "function (it uses jax.custom_vjp); use mode='dense' or None"
+            )
         return Choice(mode, color_for(pattern, mode))
+    if kind == "hessian" and not forward_ok and not is_symmetric(pattern):
+        return Choice("dense", None)  # products are rows here: a column coloring needs columns
     if kind == "jacobian" and not reverse_ok:
         col = color(pattern, "column")
         if col.num_colors >= DENSE_FRACTION * n and n > 0:
             return Choice("dense_fwd", None)
         return Choice("fwd", col)
-    if not forward_ok:
+    if kind == "jacobian" and not forward_ok:
         row = color(pattern, "row")
         if row.num_colors >= DENSE_FRACTION * m and m > 0:
             return Choice("dense_rev", None)

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from ..arguments import CallModel, Signature
 from ..coloring.result import ColoringResult
@@ -215,7 +217,7 @@ def find_pattern(
                 f"the coloring is for a {coloring.pattern.shape} pattern; this {kind} is "
                 f"{pattern.shape}"
             )
-    return pattern, _facts(f, model, closed, of_f)
+    return pattern, _facts(f, model, closed, of_f, kind)
 
 
 def _check_shape(pattern: SparsityPattern, model: CallModel, kind: str) -> None:
@@ -232,14 +234,14 @@ def _check_shape(pattern: SparsityPattern, model: CallModel, kind: str) -> None:
 _CUSTOM_VJP = ("custom_vjp_call", "custom_vjp_call_jaxpr")
 
 
-def _facts(f: Callable, model: CallModel, closed, of_f: bool) -> Facts:
+def _facts(f: Callable, model: CallModel, closed, of_f: bool, kind: str) -> Facts:
     jaxpr = closed.jaxpr
     count = compat.count_primitives(jaxpr, *TRANSCENDENTAL)
     costly = count > 0
     forward_ok = True
     custom_vjp = compat.contains_primitive(jaxpr, *_CUSTOM_VJP)
     if custom_vjp:
-        forward_ok = _forward_supported(f, model)
+        forward_ok = _forward_supported(f, model, kind == "hessian")
     custom = (custom_vjp or compat.contains_primitive(jaxpr, "custom_jvp_call")) if of_f else None
     return Facts(forward_ok=forward_ok, costly=costly, transcendentals=count, custom_rules=custom)
 
@@ -250,9 +252,11 @@ def _custom_rules(f: Callable, model: CallModel) -> bool:
     return compat.contains_primitive(jaxpr, "custom_jvp_call", *_CUSTOM_VJP)
 
 
-def _forward_supported(f: Callable, model: CallModel) -> bool:
+def _forward_supported(f: Callable, model: CallModel, hessian: bool = False) -> bool:
     """Whether JAX can run forward mode through ``f`` (a ``custom_vjp`` inside a
-    ``custom_jvp``'s primal is fine; one on the forward path is not)."""
+    ``custom_jvp``'s primal is fine; one on the forward path is not); ``hessian``:
+    through its gradient (forward over reverse, as ``jax.hessian``), which a
+    ``custom_vjp`` stops only where its rules call a ``custom_vjp`` function again."""
 
     def probe(*dyn):
         sel = [dyn[i] for i, _ in model.selected_positions()]
@@ -263,6 +267,11 @@ def _forward_supported(f: Callable, model: CallModel) -> bool:
                 full[i] = v
             return model.flat_fun(f)(*full)
 
+        if hessian:
+            argnums = tuple(range(len(sel)))
+            scalar = lambda *s: jnp.sum(ravel_pytree(along(*s))[0])  # noqa: E731
+            grad = jax.grad(scalar, argnums=argnums, holomorphic=model.holomorphic)
+            return jax.jvp(grad, tuple(sel), tuple(sel))
         return jax.jvp(along, tuple(sel), tuple(sel))
 
     try:
@@ -310,9 +319,8 @@ def choose_coloring(
     """The AD mode and its coloring (the user's coloring sets the mode)."""
     if coloring is not None:
         return modes.mode_of(coloring, kind), coloring
-    forward_ok = kind == "hessian" or facts.forward_ok
     choice = modes.choose_cached(
-        pattern, kind, mode, forward_ok=forward_ok, reverse_ok=facts.reverse_ok,
+        pattern, kind, mode, forward_ok=facts.forward_ok, reverse_ok=facts.reverse_ok,
         symmetric_ok=facts.custom_rules is not True,
     )  # fmt: skip
     return choice.mode, choice.coloring

@@ -103,15 +103,28 @@ def hvp_products(
     constrain=None,
     holomorphic: bool = False,
     keep: bool = False,
+    by_rows: bool = False,
 ):
     """``(value, grad, aux, B)`` with ``B[c] = H @ seeds[c]`` (forward over reverse).
 
     The value and gradient come out of the same linearisation as the products.
+    ``by_rows``: ``B[c] = seeds[c] @ H`` instead, reverse over reverse, for a function
+    that JAX differentiates in reverse mode only (``jax.custom_vjp``, where
+    ``jax.hessian`` fails and ``jax.jacrev(jax.grad(f))`` works); the same products
+    where ``H`` is symmetric.
     """
 
     def value_grad(z):
         (v, aux), grad = jax.value_and_grad(f, has_aux=True, holomorphic=holomorphic)(z)
         return (v, grad), aux
+
+    if by_rows:
+        (value, grad), pull, aux = linearized(
+            lambda z: jax.vjp(value_grad, z, has_aux=True), x, keep
+        )
+        zero = jnp.zeros((), value.dtype)
+        products = map_products(lambda s: pull((zero, s))[0], seeds, chunk_size, constrain)
+        return value, grad, aux, products
 
     def forward_value_grad(z):
         def value_twice(w):

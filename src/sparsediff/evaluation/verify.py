@@ -3,7 +3,8 @@
 A pattern detected for another function of the same shape would silently drop
 entries: compressed AD cannot tell a missing entry from a zero. On the first
 concrete call, one random product ``J @ v`` (``H @ v`` for Hessians) from
-JAX's own AD is compared with the sparse result times ``v``; a mismatch raises
+JAX's own AD is compared with the sparse result times ``v`` (``vᵀ J`` where JAX
+has no forward mode through ``f``: ``jax.custom_vjp``); a mismatch raises
 a clear error. ``verify=False`` skips it. Only entries where both products are
 finite are compared.
 
@@ -50,16 +51,20 @@ def verify_user_pattern(d: SparseDerivative, args: tuple, kwargs: dict, raw: Any
     model = d.plan.model
     g, x = model.flat_function(d.f, args, kwargs)
     rng = np.random.default_rng(0)
-    v = rng.standard_normal(x.size).astype(x.dtype)
-    if d.kind == "hessian":
-        grad = jax.grad(lambda z: g(z)[0].reshape(()), holomorphic=model.holomorphic)
+    p = d.output_pattern
+    # M v, or vᵀ M where JAX has no forward mode through f (jax.custom_vjp)
+    by_rows = not d.plan.facts.forward_ok
+    v = rng.standard_normal(p.shape[0] if by_rows else p.shape[1]).astype(x.dtype)
+    fn = (
+        jax.grad(lambda z: g(z)[0].reshape(()), holomorphic=model.holomorphic)
+        if d.kind == "hessian"
+        else (lambda z: g(z)[0].reshape(-1))
+    )
 
-        def product(w: np.ndarray) -> np.ndarray:
-            return np.asarray(jax.jvp(grad, (x,), (w,))[1])
-    else:
-
-        def product(w: np.ndarray) -> np.ndarray:
-            return np.asarray(jax.jvp(lambda z: g(z)[0], (x,), (w,))[1])
+    def product(w: np.ndarray) -> np.ndarray:
+        if by_rows:
+            return np.asarray(jax.vjp(fn, x)[1](w.astype(x.dtype))[0])
+        return np.asarray(jax.jvp(fn, (x,), (w,))[1])
 
     try:
         want = product(v)
@@ -67,10 +72,11 @@ def verify_user_pattern(d: SparseDerivative, args: tuple, kwargs: dict, raw: Any
         if not isinstance(err, TypeError) and not lacks_reverse_mode(err):
             raise
         return
-    p = d.output_pattern
     rows, cols = np.asarray(p.rows), np.asarray(p.cols)
+    if by_rows:
+        rows, cols = cols, rows
     vals = _nonzero_values(d, raw)
-    got = np.zeros(p.shape[0], dtype=np.result_type(vals.dtype, v.dtype))
+    got = np.zeros(want.shape[0], dtype=np.result_type(vals.dtype, v.dtype))
     np.add.at(got, rows, vals * v[cols])
     if d.plan.tri_idx is not None:  # one triangle: add the mirrored strict part back
         strict = rows != cols
@@ -86,15 +92,21 @@ def verify_user_pattern(d: SparseDerivative, args: tuple, kwargs: dict, raw: Any
     if diff <= tol * scale:
         return
     if d.mode in ("star", "acyclic"):
-        u = rng.standard_normal(x.size).astype(x.dtype)
+        u = rng.standard_normal(v.size).astype(x.dtype)
         gap = _asymmetry(u, v, product(u), product(v), tol)
         if gap is not None:
             raise PatternMismatchError(
                 f"JAX's own Hessian of f is not symmetric at this point (u·Hv and v·Hu differ "
                 f"by {gap:.3g} for random u, v), so the symmetric ({d.mode}) coloring cannot "
                 "recover it. This comes from custom derivative rules (jax.custom_jvp or "
-                "jax.custom_vjp) that disagree with f. Pass mode='column' (or a column "
-                "coloring), which reads every entry as jax.hessian does, or fix the rules."
+                "jax.custom_vjp) that disagree with f. Pass "
+                + (
+                    "mode='dense', which reads every entry as jax.jacrev(jax.grad(f)) does"
+                    if by_rows
+                    else "mode='column' (or a column coloring), which reads every entry as "
+                    "jax.hessian does"
+                )
+                + ", or fix the rules."
             )
     raise PatternMismatchError(
         f"the pattern given with sparsity=/coloring= does not cover f's {d.kind}: the "
