@@ -71,7 +71,8 @@ def test_unrolled_and_vmapped_products_agree(k):
     got = map_products(lambda s: a @ s, seeds, None)
     np.testing.assert_allclose(np.asarray(got), np.asarray(seeds @ a.T), rtol=1e-6)
     chunked = map_products(lambda s: a @ s, seeds, 2)
-    np.testing.assert_allclose(np.asarray(chunked), np.asarray(got), rtol=1e-6)
+    # a batch of 2 and one of 5 may take different matrix kernels: float32 rounding apart
+    np.testing.assert_allclose(np.asarray(chunked), np.asarray(got), rtol=1e-5, atol=1e-6)
 
 
 def test_tridiagonal_hessian_takes_a_column_coloring_and_slices():
