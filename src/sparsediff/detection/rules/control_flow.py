@@ -82,6 +82,16 @@ def _primal_pattern(ctx, eqn, invals):
     return [o.deps for o in ctx.eval_closed(eqn.params["call_jaxpr"], invals)]
 
 
+def _refused(eqn, kind: str, err: Exception) -> ValueError:
+    """The error for a custom rule (or its function) that refuses to be differentiated."""
+    info = getattr(eqn.params["call_jaxpr"].jaxpr, "debug_info", None)
+    name = str(getattr(info, "func_src_info", None) or f"a custom_{kind.lower()} function")
+    return ValueError(
+        f"f is not differentiable: the custom {kind} rule of {name} raised "
+        f"{type(err).__name__}: {err}"
+    )
+
+
 def custom_jvp_rule(ctx, eqn, invals):
     if _IN_CUSTOM_BWD.get():  # see custom_vjp_rule
         return _primal_pattern(ctx, eqn, invals)
@@ -122,12 +132,7 @@ def _custom_jvp_pattern(ctx, eqn, invals):
             [_spec(v) for v in invals], [_spec(invals[i]) for i in diff]
         )
     except Exception as err:  # the user's rule refuses: so would jax.jacfwd
-        info = getattr(eqn.params["call_jaxpr"].jaxpr, "debug_info", None)
-        name = str(getattr(info, "func_src_info", None) or "a custom_jvp function")
-        raise ValueError(
-            f"f is not differentiable: the custom JVP rule of {name} raised "
-            f"{type(err).__name__}: {err}"
-        ) from err
+        raise _refused(eqn, "JVP", err) from err
     # primals: values known or unknown, no tracked dependence; tangents: the patterns
     primal_vals = [Val(v.shape, v.dtype, None, v.known) for v in invals]
     tangent_vals = [Val(invals[i].shape, invals[i].dtype, invals[i].deps) for i in diff]
@@ -172,12 +177,7 @@ def custom_vjp_rule(ctx, eqn, invals):
             [_spec(v) for v in invals], [out_specs[j] for j in float_out]
         )
     except Exception as err:  # the function or its rule refuses: so would jax.jacrev
-        info = getattr(eqn.params["call_jaxpr"].jaxpr, "debug_info", None)
-        name = str(getattr(info, "func_src_info", None) or "a custom_vjp function")
-        raise ValueError(
-            f"f is not differentiable: the custom VJP rule of {name} raised "
-            f"{type(err).__name__}: {err}"
-        ) from err
+        raise _refused(eqn, "VJP", err) from err
     # Seed every output-cotangent element with its own local index.
     sizes = [int(np.prod(out_specs[j].shape, dtype=np.int64)) for j in float_out]
     n_local = int(sum(sizes))
