@@ -140,13 +140,14 @@ def check_hessian(
     rng = np.random.default_rng(seed)
     grad = jax.grad(scalar)
     forward = prepared.plan.facts.forward_ok
-    pull = None if forward else jax.vjp(grad, x)[1]  # one linearisation for every vector
+    pull = jax.vjp(grad, x)[1] if not forward else None  # one linearisation for all vectors
     for k in range(num_vectors):
         v = rng.normal(size=x.shape).astype(x.dtype)
         if forward:
             hv = np.asarray(jax.jvp(grad, (x,), (jnp.asarray(v),))[1])
             _compare(f"H @ v (vector {k})", mat @ v, hv, rtol, atol * scale * np.sqrt(x.size))
         else:  # reverse over reverse: vᵀ H
+            assert pull is not None
             vh = np.asarray(pull(jnp.asarray(v))[0])
             _compare(f"v @ H (vector {k})", mat.T @ v, vh, rtol, atol * scale * np.sqrt(x.size))
     if x.size * x.size <= DENSE_CHECK_LIMIT:
